@@ -1,0 +1,169 @@
+"""params.yaml: named scales over one set of study parameters, validated before any work starts.
+
+Every top-level section holds the `default` scale's values; `scales.<name>` overrides any of them (deep merge), and
+the top-level `scale` key picks the scale, so `dvc exp run -S scale=gpu` switches the whole study. Unknown keys,
+wrong types and out-of-range values fail at load time with the offending key path in the message.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from copyscope.paths import params_file
+
+
+class ConfigError(ValueError):
+    """params.yaml asks for something invalid; the message says which key and why."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Resolution = Annotated[int, Field(ge=8, le=1024, multiple_of=4)]
+
+
+class ProceduralData(Strict):
+    kind: Literal["procedural"]
+    n_images: Annotated[int, Field(ge=1, le=6912)]
+    resolution: Resolution
+    max_objects: Annotated[int, Field(ge=1, le=9)] = 3
+    n_captions: Annotated[int, Field(ge=1, le=8)] = 4
+    identifiers: bool = True
+    seed: int = 0
+
+
+class PackagedData(Strict):
+    kind: Literal["digits", "faces"]
+    resolution: Resolution
+
+
+class FolderData(Strict):
+    kind: Literal["folder"]
+    path: str
+    resolution: Resolution
+    captions: str | None = None
+
+
+Dataset = Annotated[ProceduralData | PackagedData | FolderData, Field(discriminator="kind")]
+
+
+class Architecture(Strict):
+    block_out_channels: list[Annotated[int, Field(ge=4)]] = Field(min_length=1)
+    layers_per_block: Annotated[int, Field(ge=1)] = 1
+    attention_head_dim: Annotated[int, Field(ge=1)] = 8
+    text_width: Annotated[int, Field(ge=8)] = 64
+    text_layers: Annotated[int, Field(ge=1)] = 2
+    text_heads: Annotated[int, Field(ge=1)] = 4
+    max_length: Annotated[int, Field(ge=8, le=77)] = 32
+
+
+class Training(Strict):
+    steps: Annotated[int, Field(ge=1)]
+    batch_size: Annotated[int, Field(ge=1)]
+    lr: Annotated[float, Field(gt=0, lt=1)]
+    warmup_steps: Annotated[int, Field(ge=0)] = 100
+    lr_schedule: Literal["constant", "constant_with_warmup", "cosine", "linear"] = "cosine"
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    p_uncond: Annotated[float, Field(ge=0, le=1)] = 0.1
+    hflip: bool = False
+    train_text_encoder: bool = True
+    checkpoint_every: Annotated[int, Field(ge=1)] = 500
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    compile: Literal["auto", True, False] = "auto"
+
+
+class DuplicationSpec(Strict):
+    fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    factor: Annotated[int, Field(ge=1)] = 1
+    mode: Literal["image_caption", "image"] = "image_caption"
+
+
+class ModelSpec(Strict):
+    """One trained model: which data, which captions, which duplication; `training` overrides the shared defaults."""
+
+    dataset: str
+    n_train: Annotated[int, Field(ge=2)] | None = None
+    captions: Literal["unconditional", "none", "class", "instance", "random"]
+    multiple_captions: bool = False
+    duplication: DuplicationSpec = DuplicationSpec()
+    training: dict = Field(default_factory=dict)
+
+
+class Sampling(Strict):
+    steps: Annotated[int, Field(ge=1, le=1000)]
+    guidance: Annotated[float, Field(ge=0)]
+    batch_size: Annotated[int, Field(ge=1)] = 256
+
+
+class ReplicationStudy(Strict):
+    model: str
+    extractor: Literal["pixel"] = "pixel"
+    extractor_size: Annotated[int, Field(ge=4)] = 16
+    threshold: Annotated[float, Field(gt=-1, lt=1)]
+    n_generations: Annotated[int, Field(ge=1)]
+    gallery: Annotated[int, Field(ge=1, le=64)] = 8
+
+
+class Params(Strict):
+    scale: str
+    seed: int = 0
+    datasets: dict[str, Dataset]
+    architecture: Architecture
+    training: Training
+    models: dict[str, ModelSpec]
+    sampling: Sampling
+    replication: ReplicationStudy
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> "Params":
+        for name, spec in self.models.items():
+            if spec.dataset not in self.datasets:
+                raise ValueError(f"models.{name}.dataset names unknown dataset {spec.dataset!r}")
+            Training(**{**self.training.model_dump(), **spec.training})
+        if self.replication.model not in self.models:
+            raise ValueError(f"replication.model names unknown model {self.replication.model!r}")
+        return self
+
+    def training_for(self, model: str) -> Training:
+        """The shared training defaults with the model's own overrides applied."""
+        return Training(**{**self.training.model_dump(), **self.models[model].training})
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """A copy of `base` with `override` merged in, recursively for nested dicts."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve(raw: dict, scale: str | None = None) -> Params:
+    """Apply the chosen scale's overrides (default: the file's `scale`) and validate."""
+    scales = raw.get("scales") or {}
+    scale = scale or raw.get("scale")
+    if scale not in scales:
+        raise ConfigError(f"scale {scale!r} is not one of the scales in params.yaml: {sorted(scales)}")
+    base = {k: v for k, v in raw.items() if k != "scales"}
+    merged = deep_merge(base, scales[scale] or {})
+    merged["scale"] = scale
+    try:
+        return Params(**merged)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in err.errors())
+        raise ConfigError(f"params.yaml at scale {scale!r} is invalid: {problems}") from None
+
+
+def load(scale: str | None = None, path: str | Path | None = None) -> Params:
+    """Read, merge and validate params.yaml."""
+    path = Path(path) if path else params_file()
+    if not path.is_file():
+        raise ConfigError(f"no params file at {path}")
+    return resolve(yaml.safe_load(path.read_text()), scale)

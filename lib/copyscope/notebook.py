@@ -1,0 +1,32 @@
+"""Execute a study notebook with papermill: the command every notebook stage of dvc.yaml runs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import papermill
+from jupyter_client.kernelspec import KernelSpecManager
+
+from copyscope import paths
+from copyscope.config import Params
+
+KERNEL = "copyscope"
+
+
+def kernel_name() -> str:
+    """The project's kernel when registered (scripts/run.sh does it), else the running Python's own (Colab, Kaggle)."""
+    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def run_study_notebook(study: str, params: Params) -> Path:
+    """Run notebooks/<study>.ipynb at the params' scale into data/executed/<study>.ipynb."""
+    root = paths.repo_root()
+    source = root / "notebooks" / f"{study}.ipynb"
+    if not source.is_file():
+        raise FileNotFoundError(f"no notebook {source}")
+    target = root / "data" / "executed" / f"{study}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(source), str(target), parameters={"scale": params.scale}, kernel_name=kernel_name(),
+        cwd=str(root), log_output=True, progress_bar=False,
+    )
+    return target

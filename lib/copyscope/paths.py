@@ -1,0 +1,38 @@
+"""Where things live, resolved from the repository root so papermill (cwd = root) and JupyterLab (cwd = notebooks/)
+agree."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    """$COPYSCOPE_ROOT, else the nearest folder above the cwd holding params.yaml and dvc.yaml, else the checkout
+    this package was installed from."""
+    if "COPYSCOPE_ROOT" in os.environ:
+        return Path(os.environ["COPYSCOPE_ROOT"]).resolve()
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "params.yaml").is_file() and (folder / "dvc.yaml").is_file():
+            return folder
+    return Path(__file__).resolve().parents[2]
+
+
+def params_file() -> Path:
+    return repo_root() / "params.yaml"
+
+
+def dataset_dir(name: str) -> Path:
+    return repo_root() / "data" / "datasets" / name
+
+
+def model_dir(name: str) -> Path:
+    return repo_root() / "data" / "models" / name
+
+
+def figures_dir(study: str) -> Path:
+    return repo_root() / "figures" / study
+
+
+def downloads_dir() -> Path:
+    """Where users put downloaded weights and data (never fetched at run time)."""
+    return Path(os.environ.get("COPYSCOPE_DOWNLOADS", repo_root() / "data" / "downloads"))

@@ -1,0 +1,25 @@
+"""Shared fixtures: tiny datasets and models that make every test run in seconds on a CPU."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from copyscope.data.sources import procedural_set
+from copyscope.models.text_to_image import build_pixel_model
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def shapes():
+    return procedural_set(24, 16, seed=3, max_objects=3, n_captions=3, identifiers=True)
+
+
+def tiny_model(prediction_type: str = "epsilon", seed: int = 0):
+    return build_pixel_model(16, [8, 16], attention_head_dim=4, text_width=16, text_layers=1, text_heads=2,
+                             max_length=16, prediction_type=prediction_type, seed=seed)
+
+
+@pytest.fixture
+def model():
+    return tiny_model()

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from copyscope.data.training_set import FIXED_CAPTION, Duplication, TrainingSet
+from copyscope.models.tokenizer import word_tokens
+
+
+def test_caption_kinds(shapes):
+    assert TrainingSet(shapes, "unconditional").prompt(0) == ""
+    assert TrainingSet(shapes, "none").prompt(3) == FIXED_CAPTION
+    assert TrainingSet(shapes, "class").prompt(0) == f"An image of a {shapes.labels[0]}"
+    assert TrainingSet(shapes, "instance").prompt(2) == shapes.captions[2][0]
+    random = TrainingSet(shapes, "random", random_caption_tokens=6)
+    words = random.prompt(0).split()
+    assert len(words) == 6 and set(words) <= set(word_tokens())
+    assert len({random.prompt(i) for i in range(len(shapes))}) == len(shapes)
+    with pytest.raises(ValueError, match="caption kind"):
+        TrainingSet(shapes, "poetry")
+
+
+def test_random_captions_are_seeded(shapes):
+    assert TrainingSet(shapes, "random", seed=5).prompt(1) == TrainingSet(shapes, "random", seed=5).prompt(1)
+    assert TrainingSet(shapes, "random", seed=5).prompt(1) != TrainingSet(shapes, "random", seed=6).prompt(1)
+
+
+def test_duplicated_fraction_is_upweighted_by_factor(shapes):
+    data = TrainingSet(shapes, "instance", Duplication(fraction=0.25, factor=5))
+    assert data.duplicated.sum() == 6
+    indices, _ = data.draw(np.random.default_rng(0), 20000)
+    rate = np.bincount(indices, minlength=len(shapes)) / len(indices)
+    ratio = rate[data.duplicated].mean() / rate[~data.duplicated].mean()
+    assert 4.5 < ratio < 5.5
+
+
+def test_image_caption_duplication_keeps_one_caption(shapes):
+    data = TrainingSet(shapes, "instance", Duplication(0.25, 5, "image_caption"))
+    i = int(np.flatnonzero(data.duplicated)[0])
+    assert data.candidates[i] == [shapes.captions[i][0]]
+
+
+def test_image_only_duplication_draws_among_the_images_captions(shapes):
+    data = TrainingSet(shapes, "instance", Duplication(0.25, 5, "image"))
+    dup, single = int(np.flatnonzero(data.duplicated)[0]), int(np.flatnonzero(~data.duplicated)[0])
+    assert data.candidates[dup] == shapes.captions[dup] and data.candidates[single] == [shapes.captions[single][0]]
+    rng = np.random.default_rng(1)
+    drawn = {c for _ in range(50) for i, c in zip(*data.draw(rng, 32)) if i == dup}
+    assert drawn == set(shapes.captions[dup])
+
+
+def test_multiple_captions_for_every_image(shapes):
+    data = TrainingSet(shapes, "instance", multiple_captions=True)
+    assert all(data.candidates[i] == shapes.captions[i] for i in range(len(shapes)))
+
+
+def test_draw_is_reproducible(shapes):
+    data = TrainingSet(shapes, "instance", Duplication(0.1, 3))
+    a = data.draw(np.random.default_rng(7), 16)
+    b = data.draw(np.random.default_rng(7), 16)
+    assert np.array_equal(a[0], b[0]) and a[1] == b[1]
