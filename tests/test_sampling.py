@@ -35,3 +35,18 @@ def test_guidance_zero_ignores_the_prompt(model):
     a = denoise(model, x, model.encode(["a red circle"]).detach(), empty, steps=3, guidance=0.0)
     b = denoise(model, x, model.encode(["a blue ring"]).detach(), empty, steps=3, guidance=0.0)
     assert torch.allclose(a, b)
+
+
+def test_until_stops_early_and_prepare_can_replace_the_starting_noise(model):
+    seen = []
+    x = initial_noise(model, 1, seed=0)
+    emb, empty = model.encode(["a"]).detach(), model.encode([""]).detach()
+    denoise(model, x, emb, empty, steps=6, on_step=lambda i, *_: seen.append(i), until=2)
+    assert seen == [0, 1]
+
+    def zero_noise(model, prompts, cond, uncond, x):
+        return cond, uncond, torch.zeros_like(x)
+
+    a = generate(model, ["a"], seed=0, steps=3, prepare=zero_noise, progress=False)
+    b = model.to_images(denoise(model, torch.zeros_like(x), emb, empty, steps=3))
+    assert np.array_equal(a, b)

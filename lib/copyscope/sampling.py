@@ -18,6 +18,9 @@ from copyscope.models.text_to_image import TextToImage
 Guidance = float | Callable[[int, int, torch.Tensor, torch.Tensor], float | torch.Tensor]
 # on_step(step index, timestep, x_t, eps_uncond, eps_cond)
 StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor, torch.Tensor], None]
+# prepare(model, prompts, cond, uncond, x_T) -> (cond, uncond, x_T): an inference-time intervention on one batch
+Prepare = Callable[[TextToImage, list[str], torch.Tensor, torch.Tensor, torch.Tensor],
+                   tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
 def initial_noise(model: TextToImage, n: int, seed: int) -> torch.Tensor:
@@ -35,11 +38,15 @@ def denoise(
     steps: int,
     guidance: Guidance = 7.5,
     on_step: StepCallback | None = None,
+    until: int | None = None,
 ) -> torch.Tensor:
-    """Run the DDIM chain from x_T with text embeddings `cond` (and `uncond` for guidance) to x_0."""
+    """Run the DDIM chain from x_T with text embeddings `cond` (and `uncond` for guidance) to x_0.
+
+    With `until`, stop after that many steps and return the partly denoised x (detectors need only the first few).
+    """
     scheduler = model.sampling_scheduler()
     scheduler.set_timesteps(steps, device=x.device)
-    for i, t in enumerate(scheduler.timesteps):
+    for i, t in enumerate(scheduler.timesteps[:until]):
         eps_u, eps_c = model.eps(torch.cat([x, x]), t, torch.cat([uncond, cond])).chunk(2)
         if on_step is not None:
             on_step(i, int(t), x, eps_u, eps_c)
@@ -60,16 +67,24 @@ def generate(
     batch_size: int = 256,
     negative_prompt: str = "",
     progress: bool = True,
+    prepare: Prepare | None = None,
+    on_step: StepCallback | None = None,
 ) -> np.ndarray:
-    """One image per prompt (repeat prompts for several), as uint8 (N, H, W, 3)."""
+    """One image per prompt (repeat prompts for several), as uint8 (N, H, W, 3).
+
+    `prepare` may change each batch's embeddings and starting noise before the chain runs (inference-time
+    mitigations); `guidance` may be a per-step function; `on_step` sees every step's noise predictions.
+    """
     noise = initial_noise(model, len(prompts), seed)
     uncond_one = model.encode([negative_prompt])
     out = []
     batches = range(0, len(prompts), batch_size)
     for start in tqdm(batches, desc="generate", disable=not progress, mininterval=5):
         batch = prompts[start:start + batch_size]
-        cond = model.encode(batch)
-        x = denoise(model, noise[start:start + len(batch)], cond, uncond_one.expand(len(batch), -1, -1), steps,
-                    guidance)
+        cond, uncond, x = model.encode(batch), uncond_one.expand(len(batch), -1, -1), noise[start:start + len(batch)]
+        if prepare is not None:
+            with torch.enable_grad():
+                cond, uncond, x = prepare(model, batch, cond, uncond, x)
+        x = denoise(model, x, cond.detach(), uncond.detach(), steps, guidance, on_step)
         out.append(model.to_images(x))
     return np.concatenate(out)
