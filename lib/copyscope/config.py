@@ -60,6 +60,7 @@ class Architecture(Strict):
     text_layers: Annotated[int, Field(ge=1)] = 2
     text_heads: Annotated[int, Field(ge=1)] = 4
     max_length: Annotated[int, Field(ge=8, le=77)] = 32
+    prediction_type: Literal["epsilon", "v_prediction"] = "v_prediction"
 
 
 class Training(Strict):

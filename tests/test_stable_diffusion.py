@@ -1,0 +1,59 @@
+"""The Stable Diffusion loader, on a tiny randomly initialised pipeline saved in the real diffusers layout."""
+import numpy as np
+import pytest
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from copyscope.downloads import MissingWeights
+from copyscope.models.stable_diffusion import load_stable_diffusion
+from copyscope.models.tokenizer import build_clip_tokenizer
+from copyscope.sampling import generate
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory):
+    torch.manual_seed(0)
+    tokenizer = build_clip_tokenizer(16)
+    pipe = StableDiffusionPipeline(
+        vae=AutoencoderKL(block_out_channels=(8, 8), down_block_types=("DownEncoderBlock2D",) * 2,
+                          up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=4,
+                          sample_size=16),
+        text_encoder=CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
+                                                  num_hidden_layers=1, num_attention_heads=2,
+                                                  max_position_embeddings=16)),
+        tokenizer=tokenizer,
+        unet=UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, block_out_channels=(8, 16),
+                                  down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                  up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), layers_per_block=1,
+                                  cross_attention_dim=16, attention_head_dim=4, norm_num_groups=4),
+        scheduler=DDIMScheduler(prediction_type="v_prediction"),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    path = tmp_path_factory.mktemp("sd") / "tiny-sd"
+    pipe.save_pretrained(path)
+    return path
+
+
+def test_loads_a_diffusers_folder_into_the_shared_interface(tiny_sd):
+    model = load_stable_diffusion(tiny_sd)
+    assert model.resolution == 16 and model.latent_shape == (4, 8, 8)
+    assert model.prediction_type == "v_prediction"
+    images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    with torch.no_grad():
+        latents = model.to_latents(images)
+        assert latents.shape == (2, 4, 8, 8)
+        assert model.eps(latents, 10, model.encode(["a", "b"])).shape == latents.shape
+    out = generate(model, ["a photo", ""], seed=0, steps=2, guidance=7.5, progress=False)
+    assert out.shape == (2, 16, 16, 3) and out.dtype == np.uint8
+
+
+def test_missing_weights_say_what_to_download_and_where(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("COPYSCOPE_DOWNLOADS", str(tmp_path / "downloads"))
+    with pytest.raises(MissingWeights) as err:
+        load_stable_diffusion("sd-v1-4")
+    message = str(err.value)
+    assert "CompVis/stable-diffusion-v1-4" in message and "hf download" in message
+    assert str(tmp_path / "downloads" / "sd-v1-4") in message
