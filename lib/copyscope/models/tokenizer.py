@@ -10,14 +10,15 @@ import json
 import tempfile
 from pathlib import Path
 
-from open_clip.tokenizer import SimpleTokenizer
 from transformers import CLIPTokenizer
 
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 
 
 @functools.lru_cache(maxsize=1)
-def _open_clip_tokenizer() -> SimpleTokenizer:
+def _open_clip_tokenizer():
+    from open_clip.tokenizer import SimpleTokenizer  # imported here: open_clip takes seconds to import
+
     return SimpleTokenizer()
 
 
