@@ -61,3 +61,16 @@ def test_bad_settings_are_refused():
         Descent(target=1.0, lr=0.1, max_iters=0)
     with pytest.raises(ValueError, match="lr > 0"):
         Descent(target=1.0, lr=-0.1, max_iters=3)
+
+
+def test_half_precision_rows_are_descended_in_float32_and_returned_in_their_dtype():
+    seen = []
+
+    def magnitude(rows, index):
+        seen.append(rows.dtype)
+        return rows.float().flatten(1).norm(dim=1)
+
+    start = _start().to(torch.bfloat16)
+    result, _ = descend_per_sample(start, magnitude, Descent(target=0.0, lr=0.05, max_iters=3))
+    assert result.dtype == torch.bfloat16 and set(seen) == {torch.bfloat16}
+    assert (_norm(result.float(), None) < _norm(start.float(), None)).all()

@@ -7,6 +7,18 @@ from copyscope.sampling import initial_noise
 PROMPTS = ["a red circle", "a blue square at the top"]
 
 
+def test_conditional_magnitude_is_each_samples_norm_of_the_prediction_difference(model):
+    with torch.no_grad():
+        cond, uncond = model.encode(PROMPTS), model.encode(["", ""])
+        x = initial_noise(model, 2, seed=0)
+        t = torch.tensor([999, 300])
+        one = [(x[i:i + 1], int(t[i])) for i in range(2)]
+        expected = [(model.eps(*one[i], cond[i:i + 1]) - model.eps(*one[i], uncond[i:i + 1])).pow(2).sum().sqrt()
+                    for i in range(2)]
+        assert torch.allclose(conditional_magnitude(model, x, t, cond, uncond), torch.stack(expected), atol=1e-5)
+        assert torch.allclose(conditional_magnitude(model, x, 999, cond, uncond)[0], expected[0], atol=1e-5)
+
+
 def test_first_sampling_timestep_is_the_last_training_timestep(model):
     assert first_sampling_timestep(model) == model.training_scheduler().config.num_train_timesteps - 1
 

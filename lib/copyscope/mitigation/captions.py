@@ -5,9 +5,11 @@ unconditional prompt of classifier-free guidance) is never touched. At training 
 hook with p = 0.1; at inference time the same objects with p = 1 rewrite every prompt.
 
 Counts follow the official code (github.com/somepago/DCR): training inserts two random tokens (RT) or two caption
-words (CWR), replaces the caption by four random tokens (RC), and inference inserts four of each; every insertion
-goes to a uniformly random word boundary, one after the other. Random numbers are drawn from [0, 100000).
-Random tokens are words of the CLIP vocabulary (`word_tokens`), each encoding to exactly one token.
+words (CWR) and replaces the caption by four random tokens (RC); inference inserts four of each. Every insertion
+goes to a uniformly random word boundary, one after the other; random numbers are drawn from [0, 100000) (the
+official code adds numbers at inference only; training RNA here inserts two, like RT and CWR). Random tokens are
+whole words of the CLIP vocabulary (`word_tokens`), each encoding to exactly one token, where the official code
+decoded random ids that may be word pieces.
 """
 from __future__ import annotations
 

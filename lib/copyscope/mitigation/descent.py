@@ -40,16 +40,17 @@ def descend_per_sample(start: torch.Tensor, magnitude: Magnitude, settings: Desc
 
     As in the papers, an iteration evaluates the magnitude, stops the rows already below target, and steps the
     others; the last step is not evaluated. `trainable` (broadcastable to one row) marks the elements that may
-    change. Returns the result and how many times each row's magnitude was evaluated.
+    change. The descent runs in float32 (AdamW is unreliable in half precision) and `magnitude` sees rows in the
+    dtype of `start`. Returns the result, in that dtype, and how many times each row's magnitude was evaluated.
     """
-    value = start.detach().clone().requires_grad_(True)
+    value = start.detach().float().clone().requires_grad_(True)
     optimizer = torch.optim.AdamW([value], lr=settings.lr, weight_decay=settings.weight_decay)
     active = torch.ones(len(start), dtype=torch.bool, device=start.device)
     evaluations = torch.zeros(len(start), dtype=torch.long, device=start.device)
     changeable = torch.ones_like(start[0], dtype=torch.bool) if trainable is None else trainable.bool()
     for _ in range(settings.max_iters):
         rows = active.nonzero().squeeze(1)
-        current = magnitude(value[rows], rows)
+        current = magnitude(value[rows].to(start.dtype), rows)
         evaluations[rows] += 1
         above = current.detach() >= settings.target
         active[rows[~above]] = False
@@ -60,7 +61,7 @@ def descend_per_sample(start: torch.Tensor, magnitude: Magnitude, settings: Desc
         optimizer.step()
         with torch.no_grad():
             value.copy_(torch.where(active.view(-1, *[1] * (start.ndim - 1)) & changeable, value, before))
-    return value.detach(), evaluations
+    return value.detach().to(start.dtype), evaluations
 
 
 class FirstStepDescent:

@@ -2,7 +2,8 @@
 
 Training: e + λ·N(0, I) on every row at every step (the `embeddings` hook), as the official code does; this also
 noises the rows of captions dropped for classifier-free guidance, whose caption text stays empty. Inference: the
-same noise on the conditional branch only; the unconditional embedding of guidance is left clean.
+same noise on the conditional branch only; the unconditional embedding of guidance is left clean (the official
+inference script noised the output of the pipeline's `_encode_prompt`, which holds both branches).
 """
 from __future__ import annotations
 
