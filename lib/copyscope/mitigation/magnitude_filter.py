@@ -3,7 +3,8 @@
 For each sample, the conditional-noise magnitude ‖ε(x_t, e_p) − ε(x_t, e_∅)‖₂ at its own training timestep, with
 no gradient; samples at or above the threshold are dropped (the official code keeps `magnitude < threshold`,
 2 in its command). The hook does not see the training prediction, so it evaluates ε_c and ε_∅ in one batched UNet
-call (twice the batch) rather than one pass on the empty prompt. Dropped-caption rows have magnitude 0 and stay.
+call (twice the batch) rather than one pass on the empty prompt. Dropped-caption rows have (nearly) zero magnitude
+and stay.
 
 Absolute magnitudes depend on the model and resolution, so the threshold may instead be a multiple of the median
 magnitude over the current batch and the `history` samples before it. That running window lives in this object:
