@@ -19,8 +19,8 @@ def conditional_magnitude(model: TextToImage, x: torch.Tensor, t: torch.Tensor |
 
 
 def difference_norm(eps_c: torch.Tensor, eps_u: torch.Tensor) -> torch.Tensor:
-    """‖ε_c − ε_u‖₂ of each sample."""
-    return (eps_c - eps_u).flatten(1).norm(dim=1)
+    """‖ε_c − ε_u‖₂ of each sample, in float32 (half-precision sums of squares overflow)."""
+    return (eps_c - eps_u).flatten(1).float().norm(dim=1)
 
 
 def first_sampling_timestep(model: TextToImage) -> int:
