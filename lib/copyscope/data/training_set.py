@@ -6,6 +6,7 @@ then picks one of its several captions). Unconditional training is the same mode
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +27,14 @@ class Duplication:
     mode: str = "image_caption"
 
 
+@functools.lru_cache(maxsize=1)
+def _word_array() -> np.ndarray:
+    return np.asarray(word_tokens())  # converted once: choosing from the tuple converts it on every call
+
+
 def random_token_caption(rng: np.random.Generator, n_tokens: int) -> str:
     """A string of `n_tokens` random words from the CLIP vocabulary (special tokens excluded)."""
-    return " ".join(rng.choice(word_tokens(), size=n_tokens))
+    return " ".join(rng.choice(_word_array(), size=n_tokens))
 
 
 def class_caption(label: str) -> str:
