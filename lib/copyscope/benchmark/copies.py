@@ -46,27 +46,35 @@ def segmix_copy(source: np.ndarray, source_mask: np.ndarray, target: np.ndarray,
     flip 0.5, vertical flip 0.2; resized by U(0.75, 1.0) and rotated by U(-10°, 10°) about the image centre. The
     region's bounding box is then placed uniformly inside the target.
     """
-    _check_pair(source, target)
-    if source_mask.shape != source.shape[:2]:
-        raise ValueError(f"mask {source_mask.shape} does not match image {source.shape[:2]}")
-    if not np.any(source_mask):
-        raise ValueError("the source mask is empty: segmix needs an object or region to paste")
+    return segmix_copies(source[None], source_mask[None], target[None], rng)[0]
+
+
+def segmix_copies(sources: np.ndarray, source_masks: np.ndarray, targets: np.ndarray,
+                  rng: np.random.Generator) -> list[Copy]:
+    """`segmix_copy` for a batch of (source, mask, target) triples, augmented in one pass."""
+    for source, target in zip(sources, targets):
+        _check_pair(source, target)
+    if source_masks.shape != sources.shape[:3]:
+        raise ValueError(f"masks {source_masks.shape[1:]} do not match images {sources.shape[1:3]}")
+    if not np.all(np.any(source_masks, axis=(1, 2))):
+        raise ValueError("a source mask is empty: segmix needs an object or region to paste")
+    n = len(sources)
     generator = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
-    x = torch.from_numpy(source).permute(2, 0, 1)[None].float() / 255
-    x = augment.color_jitter(x, generator, 0.4, 0.4, 0.2, 0.1, p=0.8)
+    original = torch.from_numpy(sources).permute(0, 3, 1, 2).float() / 255
+    x = augment.color_jitter(original, generator, 0.4, 0.4, 0.2, 0.1, p=0.8)
     x = augment.random_gaussian_blur(x, generator, 5, (0.1, 4.0))
     x = augment.random_grayscale(x, generator, 0.3)
     x = augment.random_solarize(x, generator, 0.9, 0.5)
     x = augment.random_autocontrast(x, generator, 0.3)
-    zoom = augment.uniform(generator, 1, 0.75, 1.0)
-    geometry = augment.Geometry(1 / zoom, 1 / zoom, augment.uniform(generator, 1, -10, 10), torch.zeros(1),
-                                torch.zeros(1), augment.coin(generator, 1, 0.5), augment.coin(generator, 1, 0.2))
-    mask = torch.from_numpy((source_mask != 0).astype(np.float32))[None, None]
-    x, warped = augment.warp(x, geometry), augment.warp(mask, geometry) >= 0.5
-    if not warped.any():  # a sliver rotated out of the frame: paste it unwarped
-        x, warped = torch.from_numpy(source).permute(2, 0, 1)[None].float() / 255, mask > 0
-    pixels = (x[0].permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
-    return _paste(pixels, warped[0, 0].numpy(), target, rng)
+    zoom = augment.uniform(generator, n, 0.75, 1.0)
+    geometry = augment.Geometry(1 / zoom, 1 / zoom, augment.uniform(generator, n, -10, 10), torch.zeros(n),
+                                torch.zeros(n), augment.coin(generator, n, 0.5), augment.coin(generator, n, 0.2))
+    masks = torch.from_numpy((source_masks != 0).astype(np.float32)).unsqueeze(1)
+    x, warped = augment.warp(x, geometry), augment.warp(masks, geometry) >= 0.5
+    lost = ~warped.flatten(1).any(dim=1).view(-1, 1, 1, 1)  # a sliver rotated out of the frame: paste it unwarped
+    x, warped = torch.where(lost, original, x), torch.where(lost, masks > 0, warped)
+    pixels = (x.permute(0, 2, 3, 1).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+    return [_paste(pixels[i], warped[i, 0].numpy(), targets[i], rng) for i in range(n)]
 
 
 def _paste(pixels: np.ndarray, region: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> Copy:
@@ -130,8 +138,14 @@ def build_benchmark(images: np.ndarray, masks: np.ndarray | None, n_copies: int,
     targets, rest = rest[:n_copies], rest[n_copies:]
     distractor_queries = rest[:n_distractor_queries]
     database_distractors = rest[n_distractor_queries:n_distractor_queries + n_distractor_database]
-    copies = [cutmix_copy(images[s], images[t], beta, rng) if k == "cutmix" else
-              segmix_copy(images[s], masks[s], images[t], rng) for s, t, k in zip(sources, targets, kinds)]
+    copies: list[Copy] = [None] * n_copies
+    for i in np.flatnonzero(kinds == "cutmix"):
+        copies[i] = cutmix_copy(images[sources[i]], images[targets[i]], beta, rng)
+    segmix = np.flatnonzero(kinds == "segmix")
+    if len(segmix):
+        pasted = segmix_copies(images[sources[segmix]], masks[sources[segmix]], images[targets[segmix]], rng)
+        for i, copy in zip(segmix, pasted):
+            copies[i] = copy
     database_origin = rng.permutation(np.concatenate([sources, database_distractors]))
     row_of = {int(origin): row for row, origin in enumerate(database_origin)}
     queries = np.concatenate([np.stack([c.image for c in copies]), images[distractor_queries]])
