@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from copyscope.benchmark.copies import build_benchmark, cutmix_copy, segmix_copy
+from copyscope.benchmark.copies import build_benchmark, cutmix_copy, segmix_copies, segmix_copy
 from copyscope.data.sources import procedural_set
 
 
@@ -36,20 +36,25 @@ def test_segmix_pastes_the_augmented_object_somewhere_else():
     source, target = _two_images(1)
     mask = np.zeros((32, 32), np.uint8)
     mask[4:12, 20:28] = 3  # an 8×8 object
-    sizes = []
-    for seed in range(6):
-        copy = segmix_copy(source, mask, target, np.random.default_rng(seed))
-        again = segmix_copy(source, mask, target, np.random.default_rng(seed))
-        assert np.array_equal(copy.image, again.image)
+    one = segmix_copy(source, mask, target, np.random.default_rng(0))
+    assert np.array_equal(one.image, segmix_copy(source, mask, target, np.random.default_rng(0)).image)
+    n = 12
+    copies = segmix_copies(np.stack([source] * n), np.stack([mask] * n), np.stack([target] * n),
+                           np.random.default_rng(1))
+    for copy in copies + [one]:
         assert np.array_equal(copy.image[~copy.region], target[~copy.region])
         assert not np.array_equal(copy.image[copy.region], target[copy.region])
-        sizes.append(copy.region.sum())
+    sizes = [copy.region.sum() for copy in copies]
     # resized by U(0.75, 1) and rotated by at most 10°: 36–64 pixels, give or take the edge
     assert 28 <= min(sizes) and max(sizes) <= 72 and len(set(sizes)) > 1
+    places = {tuple(np.argwhere(copy.region).min(axis=0)) for copy in copies}
+    assert len(places) > n // 2  # pasted at random places
     with pytest.raises(ValueError, match="empty"):
         segmix_copy(source, np.zeros_like(mask), target, np.random.default_rng(0))
     with pytest.raises(ValueError, match="do not match"):
         segmix_copy(source, mask[:16], target, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="one size"):
+        segmix_copy(source, mask, target[:16], np.random.default_rng(0))
 
 
 def test_benchmark_pools_are_disjoint_and_sources_are_recoverable(pool):

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from copyscope.embed.copy_detector import (CopyDetector, CopyDetectorConfig, copy_view, info_nce, koleo,
-                                           train_and_save, train_copy_detector)
+from copyscope.embed.copy_detector import (CopyDetector, CopyDetectorConfig, _lr_factor, copy_view, info_nce,
+                                           koleo, train_and_save, train_copy_detector)
 from copyscope.embed.registry import get_extractor
 
 
@@ -98,9 +98,16 @@ def test_detector_embeds_saves_and_loads(shapes, tmp_path):
         CopyDetector.load(tmp_path / "nothing")
 
 
+def test_learning_rate_warms_up_then_decays_to_zero():
+    config = CopyDetectorConfig(steps=12, warmup_steps=4)
+    assert [_lr_factor(s, config) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert _lr_factor(8, config) == pytest.approx(0.5) and _lr_factor(12, config) == pytest.approx(0.0)
+
+
 def test_bad_configs_and_data_are_named(shapes):
     with pytest.raises(ValueError, match="multiple of 8"):
         CopyDetectorConfig(image_size=20)
+    assert CopyDetectorConfig(crop_scale=[0.4, 1.0]).crop_scale == (0.4, 1.0)  # lists from YAML
     with pytest.raises(ValueError, match="batch_size >= 2"):
         CopyDetectorConfig(batch_size=1)
     with pytest.raises(ValueError, match="too few"):

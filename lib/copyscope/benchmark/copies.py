@@ -25,7 +25,8 @@ class Copy(NamedTuple):
 def cutmix_copy(source: np.ndarray, target: np.ndarray, beta: float, rng: np.random.Generator) -> Copy:
     """`target` with a square box of `source` pasted at the same place; the box covers a fraction λ ~ Beta(β, β) of
     the image (rounded to whole pixels, at least one)."""
-    _check_pair(source, target)
+    if source.shape != target.shape or source.ndim != 3 or source.shape[-1] != 3:
+        raise ValueError(f"source and target must be H×W×3 images of one size, got {source.shape} and {target.shape}")
     if beta <= 0:
         raise ValueError(f"beta must be positive, got {beta}")
     height, width = target.shape[:2]
@@ -52,8 +53,9 @@ def segmix_copy(source: np.ndarray, source_mask: np.ndarray, target: np.ndarray,
 def segmix_copies(sources: np.ndarray, source_masks: np.ndarray, targets: np.ndarray,
                   rng: np.random.Generator) -> list[Copy]:
     """`segmix_copy` for a batch of (source, mask, target) triples, augmented in one pass."""
-    for source, target in zip(sources, targets):
-        _check_pair(source, target)
+    if sources.shape != targets.shape or sources.ndim != 4 or sources.shape[-1] != 3:
+        raise ValueError(f"sources and targets must be N×H×W×3 images of one size, got {sources.shape} and "
+                         f"{targets.shape}")
     if source_masks.shape != sources.shape[:3]:
         raise ValueError(f"masks {source_masks.shape[1:]} do not match images {sources.shape[1:3]}")
     if not np.all(np.any(source_masks, axis=(1, 2))):
@@ -91,11 +93,6 @@ def _paste(pixels: np.ndarray, region: np.ndarray, target: np.ndarray, rng: np.r
     return Copy(np.where(placed[..., None], moved, target), placed)
 
 
-def _check_pair(source: np.ndarray, target: np.ndarray) -> None:
-    if source.shape != target.shape or source.ndim != 3 or source.shape[-1] != 3:
-        raise ValueError(f"source and target must be H×W×3 images of one size, got {source.shape} and {target.shape}")
-
-
 @dataclass
 class CopyBenchmark:
     """Queries to search against a database; `source_index[q]` is the database row query q copies (-1: none)."""
@@ -119,7 +116,8 @@ def build_benchmark(images: np.ndarray, masks: np.ndarray | None, n_copies: int,
                     seed: int = 0) -> CopyBenchmark:
     """A copy benchmark from disjoint pools of the images: sources, pasted-on targets, distractor queries and
     database distractors (so a non-copy query derives from nothing in the database). With kind "both" each copy is
-    cutmix or segmix at random; segmix sources are drawn among images whose mask is not empty."""
+    cutmix or segmix at random. A segmix copy pastes all of its source's masked objects (mask != 0); segmix sources
+    are drawn among images whose mask is not empty."""
     if kind not in KINDS:
         raise ValueError(f"unknown copy kind {kind!r}; expected one of {KINDS}")
     if kind != "cutmix" and masks is None:

@@ -6,7 +6,8 @@ negatives), while a KoLeo (Kozachenko–Leonenko) entropy term pushes each descr
 non-matching neighbour so that descriptors spread over the sphere and similarity scores are comparable.
 Copy augmentations: random resized crop, flips, small rotation, colour jitter, grayscale, blur, solarize, and
 pastes from other images: a square box swapped with another image (cutmix) or the image's masked objects pasted on
-another image (segmix). Training is seeded: the same config and data give the same weights (on the same device).
+another image (segmix). Training is seeded: the same config and data give the same weights (bit for bit on the
+CPU; CUDA convolutions may differ in the last bits).
 """
 from __future__ import annotations
 
@@ -40,13 +41,14 @@ class CopyDetectorConfig:
     temperature: float = 0.1
     koleo_weight: float = 1.0
     image_size: int = 16  # images are resized to this before the network
-    crop_scale: tuple[float, float] = (0.35, 1.0)  # area fraction of the random resized crop
+    crop_scale: tuple[float, float] = (0.5, 1.0)  # area fraction of the random resized crop
     max_rotation: float = 10.0  # degrees
     p_cutmix: float = 0.25
     p_segmix: float = 0.25  # only where masks are given and the view still shows a masked object
     seed: int = 0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "crop_scale", tuple(self.crop_scale))  # a list from YAML or JSON
         for name in ("steps", "batch_size", "dim", "width", "image_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -100,7 +102,7 @@ class CopyDetector(Extractor):
         self.config = config
         self.training = training or {}
         self.name = "copy_detector"
-        self.transform = ResizeNormalize(config.image_size, "bilinear", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+        self.transform = preprocessing(config)
         self.preprocessing = self.transform.describe()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,8 +125,7 @@ class CopyDetector(Extractor):
             raise FileNotFoundError(f"no trained copy detector at {path} (expected {WEIGHTS_FILE} and {CONFIG_FILE}):"
                                     " train one with copyscope.embed.copy_detector.train_and_save")
         record = json.loads((path / CONFIG_FILE).read_text())
-        settings = record["config"]
-        config = CopyDetectorConfig(**{**settings, "crop_scale": tuple(settings["crop_scale"])})
+        config = CopyDetectorConfig(**record["config"])
         network = CopyNet(config.width, config.dim)
         network.load_state_dict(torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True))
         return cls(network, config, record.get("training"), device=device, **options)
@@ -183,14 +184,19 @@ def _photometric(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return augment.random_solarize(x, generator, 0.9, 0.1)
 
 
-def _resized(images: np.ndarray, masks: np.ndarray | None, size: int, device: torch.device):
-    x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float() / 255
-    if x.shape[-1] != size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+def preprocessing(config: CopyDetectorConfig) -> ResizeNormalize:
+    """Resize to image_size (bilinear, antialiased) and map [0, 1] to [-1, 1]: at training and at inference."""
+    return ResizeNormalize(config.image_size, "bilinear", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
+
+def _training_data(images: np.ndarray, masks: np.ndarray | None, config: CopyDetectorConfig,
+                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The images resized as at inference, in [0, 1] for the augmentations; the masks resized alike (nearest)."""
+    x = preprocessing(config)(torch.from_numpy(images).to(device)) * 0.5 + 0.5
     if masks is None:
         return x, None
     m = torch.from_numpy((np.asarray(masks) > 0).astype(np.float32)).to(device).unsqueeze(1)
-    return x, F.interpolate(m, size=(size, size), mode="nearest")
+    return x, F.interpolate(m, size=(config.image_size, config.image_size), mode="nearest")
 
 
 def train_copy_detector(images: np.ndarray, masks: np.ndarray | None, config: CopyDetectorConfig,
@@ -203,7 +209,7 @@ def train_copy_detector(images: np.ndarray, masks: np.ndarray | None, config: Co
         raise ValueError(f"{len(images)} images are too few for batch_size {config.batch_size}: each step needs "
                          f"{2 * config.batch_size} distinct images (a batch and as many paste donors)")
     device = torch.device(device) if device is not None else default_device()
-    x, m = _resized(images, masks, config.image_size, device)
+    x, m = _training_data(images, masks, config, device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         network = CopyNet(config.width, config.dim).to(device)
