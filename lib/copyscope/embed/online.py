@@ -1,7 +1,8 @@
 """Extractors with published weights (SSCD, DINO, CLIP), loaded from files the user downloaded.
 
 Nothing here downloads. Each loader looks under `copyscope.paths.downloads_dir()` (or an explicit path) and, when
-the weights are missing, raises `MissingWeights` saying what to download, from where, and where to put it.
+the weights are missing, raises `copyscope.downloads.MissingWeights` saying what to download, from where, and where
+to put it.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from copyscope.downloads import MissingWeights, require
 from copyscope.embed.base import IMAGENET_MEAN, IMAGENET_STD, Extractor, ResizeNormalize, default_device
 from copyscope.paths import downloads_dir
 
@@ -20,10 +22,6 @@ SSCD_SIZE = 288  # the SSCD README's inference size; images are resized to a squ
 DINO_HUB_ID = "facebook/dino-vitb16"
 CLIP_ARCH, CLIP_TAG = "ViT-B-32", "laion2b_s34b_b79k"
 OPEN_CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-
-
-class MissingWeights(FileNotFoundError):
-    """Downloaded weights are not where the loader looks; the message says what to fetch and where to put it."""
 
 
 def sscd_path(name: str) -> Path:
@@ -50,10 +48,8 @@ class SSCDExtractor(Extractor):
             raise ValueError(f"unknown SSCD model {name!r}; expected one of {SSCD_MODELS}")
         super().__init__(device, batch_size, progress)
         path = Path(path) if path is not None else sscd_path(name)
-        if not path.is_file():
-            url = SSCD_URL.format(name=name)
-            raise MissingWeights(f"SSCD weights {path.name} not found at {path}. Download {url} and save it as "
-                                 f"{path}, e.g. `mkdir -p {path.parent} && wget -O {path} {url}`")
+        url = SSCD_URL.format(name=name)
+        path = require(path, f"SSCD weights {path.name}", url, f"mkdir -p {path.parent} && wget -O {path} {url}")
         self.model = torch.jit.load(str(path), map_location=self.device).eval()
         self.name = name
         self.transform = ResizeNormalize(SSCD_SIZE, "bilinear", IMAGENET_MEAN, IMAGENET_STD)
@@ -78,11 +74,10 @@ class DinoExtractor(Extractor):
 
         super().__init__(device, batch_size, progress)
         path = Path(path) if path is not None else dino_path()
-        if not (path / "config.json").is_file():
-            raise MissingWeights(
-                f"DINO weights not found at {path} (no config.json). Download the Hugging Face model "
-                f"{DINO_HUB_ID} into that folder, e.g. `hf download {DINO_HUB_ID} --local-dir {path}`, or in "
-                f"Python: `ViTModel.from_pretrained('{DINO_HUB_ID}').save_pretrained('{path}')`")
+        path = require(path / "config.json", f"DINO ViT-B/16 ({DINO_HUB_ID}, a transformers model folder)",
+                f"the Hugging Face model {DINO_HUB_ID}",
+                f"`hf download {DINO_HUB_ID} --local-dir {path}`, or in Python "
+                f"`ViTModel.from_pretrained('{DINO_HUB_ID}').save_pretrained('{path}')`").parent
         self.model = ViTModel.from_pretrained(path, add_pooling_layer=False).to(self.device).eval()
         self.name = "dino_vitb16"
         self.transform = ResizeNormalize(self.model.config.image_size, "bicubic", IMAGENET_MEAN, IMAGENET_STD)
@@ -124,20 +119,18 @@ def load_open_clip(arch: str = CLIP_ARCH, checkpoint: str | Path | None = None, 
 
 
 def _open_clip_checkpoint(arch: str, tag: str, settings: dict) -> Path:
+    """The downloaded checkpoint of open_clip's (arch, tag) under downloads/open_clip/<arch>-<tag>/."""
     folder = open_clip_folder(arch, tag)
-    names = (Path(settings["url"]).name,) if settings.get("url") and not settings.get("hf_hub") else OPEN_CLIP_WEIGHTS
-    for name in names:
-        if (folder / name).is_file():
-            return folder / name
     if settings.get("hf_hub"):
+        names = OPEN_CLIP_WEIGHTS
         repo = settings["hf_hub"].strip("/")
-        source = (f"the file {OPEN_CLIP_WEIGHTS[0]} (or {OPEN_CLIP_WEIGHTS[1]}) of the Hugging Face repository "
-                  f"{repo} (https://huggingface.co/{repo}), e.g. "
-                  f"`hf download {repo} {OPEN_CLIP_WEIGHTS[0]} --local-dir {folder}`")
+        source = f"the Hugging Face repository {repo} (https://huggingface.co/{repo}), file {names[1]} or {names[0]}"
+        how = f"`hf download {repo} {names[1]} --local-dir {folder}`"
     else:
-        source = f"{settings['url']}, e.g. `mkdir -p {folder} && wget -P {folder} {settings['url']}`"
-    raise MissingWeights(f"open_clip weights for {arch} ({tag}) not found in {folder} (looked for "
-                         f"{', '.join(names)}). Download {source}")
+        names = (Path(settings["url"]).name,)
+        source, how = settings["url"], f"`mkdir -p {folder} && wget -P {folder} {settings['url']}`"
+    found = [folder / name for name in names if (folder / name).is_file()]
+    return found[0] if found else require(folder / names[-1], f"open_clip weights for {arch} ({tag})", source, how)
 
 
 class ClipExtractor(Extractor):
