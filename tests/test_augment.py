@@ -59,23 +59,30 @@ def test_color_jitter_is_seeded_identity_at_p0_and_differs_per_image():
     assert not torch.allclose(same[0], same[1])  # one draw per image, not one per batch
 
 
-def test_geometry_identity_flip_rotation_and_shrink():
+def _geometry(n, **changes):
+    """The identity map for n images, with some fields changed."""
+    fields = {"extent_x": torch.ones(n), "extent_y": torch.ones(n), "angle": torch.zeros(n),
+              "centre_x": torch.zeros(n), "centre_y": torch.zeros(n), "flip_h": torch.zeros(n, dtype=torch.bool),
+              "flip_v": torch.zeros(n, dtype=torch.bool)}
+    return augment.Geometry(**{**fields, **changes})
+
+
+def test_geometry_identity_flip_rotation_shift_and_shrink():
     x = _images(2, 8)
-    identity = augment.Geometry.identity(2)
-    assert torch.allclose(augment.warp(x, identity), x, atol=1e-6)
-    flipped = augment.Geometry.identity(2)
-    flipped.flip_h = torch.tensor([True, False])
-    out = augment.warp(x, flipped)
+    assert torch.allclose(augment.warp(x, _geometry(2)), x, atol=1e-6)
+    out = augment.warp(x, _geometry(2, flip_h=torch.tensor([True, False])))
     assert torch.allclose(out[0], x[0].flip(-1), atol=1e-6) and torch.allclose(out[1], x[1], atol=1e-6)
-    turned = augment.Geometry.identity(2)
-    turned.angle = torch.full((2,), 90.0)
-    assert torch.allclose(augment.warp(x, turned), torch.rot90(x, 1, dims=(2, 3)), atol=1e-5)
-    shrunk = augment.Geometry.identity(2)
-    shrunk.extent_x, shrunk.extent_y = torch.full((2,), 2.0), torch.full((2,), 2.0)
-    out = augment.warp(torch.ones(2, 1, 8, 8), shrunk, mode="nearest")
-    assert out[:, :, 2:6, 2:6].eq(1).all() and out.sum() == 2 * 16
+    out = augment.warp(x, _geometry(2, flip_v=torch.tensor([True, True])))
+    assert torch.allclose(out, x.flip(-2), atol=1e-6)
+    turned = augment.warp(x, _geometry(2, angle=torch.full((2,), 90.0)))
+    assert torch.allclose(turned, torch.rot90(x, 1, dims=(2, 3)), atol=1e-5)
+    shifted = augment.warp(x, _geometry(2, centre_x=torch.full((2,), 0.25)))  # a quarter of the half-width: 1 px
+    assert torch.allclose(shifted[..., :-1], x[..., 1:], atol=1e-5)
+    shrunk = augment.warp(torch.ones(2, 1, 8, 8), _geometry(2, extent_x=torch.full((2,), 2.0),
+                                                            extent_y=torch.full((2,), 2.0)), mode="nearest")
+    assert shrunk[:, :, 2:6, 2:6].eq(1).all() and shrunk.sum() == 2 * 16
     with pytest.raises(ValueError, match="square"):
-        augment.warp(torch.ones(1, 3, 8, 6), identity)
+        augment.warp(torch.ones(1, 3, 8, 6), _geometry(1))
 
 
 def test_random_resized_crops_stay_inside_the_image():

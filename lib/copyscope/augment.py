@@ -160,11 +160,6 @@ class Geometry:
     flip_h: torch.Tensor
     flip_v: torch.Tensor
 
-    @classmethod
-    def identity(cls, n: int) -> "Geometry":
-        ones, zeros, no = torch.ones(n), torch.zeros(n), torch.zeros(n, dtype=torch.bool)
-        return cls(ones, ones.clone(), zeros, zeros.clone(), zeros.clone(), no, no.clone())
-
     def matrices(self) -> torch.Tensor:
         """(B, 2, 3) matrices for `torch.nn.functional.affine_grid`."""
         radians = self.angle * math.pi / 180
