@@ -101,11 +101,42 @@ class Sampling(Strict):
     batch_size: Annotated[int, Field(ge=1)] = 256
 
 
+class CopyBenchmarkSpec(Strict):
+    n_copies: Annotated[int, Field(ge=1)]
+    n_distractor_queries: Annotated[int, Field(ge=0)]
+    n_distractor_database: Annotated[int, Field(ge=0)]
+    kind: Literal["cutmix", "segmix", "both"] = "both"
+    beta: Annotated[float, Field(gt=0)] = 1.0
+
+
+class Extractors(Strict):
+    """The extractor stage: copy-detector training and the copy benchmark, on a held-out dataset."""
+
+    dataset: str
+    n_train: Annotated[int, Field(ge=2)]
+    copy_detector: dict = Field(default_factory=dict)  # CopyDetectorConfig fields
+    benchmark: CopyBenchmarkSpec
+    precision: Annotated[float, Field(gt=0, le=1)] = 0.95
+    candidates: list[str] = Field(min_length=1)
+    use: str = "best"
+    fallback_threshold: Annotated[float, Field(gt=-1, lt=1)]
+
+    @model_validator(mode="after")
+    def _known_names(self) -> "Extractors":
+        from copyscope.embed.copy_detector import CopyDetectorConfig
+        from copyscope.embed.registry import EXTRACTORS
+
+        CopyDetectorConfig(**self.copy_detector)
+        for name in [*self.candidates, *([] if self.use == "best" else [self.use])]:
+            if name not in EXTRACTORS:
+                raise ValueError(f"unknown extractor {name!r}; known: {sorted(EXTRACTORS)}")
+        if self.use != "best" and self.use not in self.candidates:
+            raise ValueError(f"use: {self.use!r} must be one of the candidates")
+        return self
+
+
 class ReplicationStudy(Strict):
     model: str
-    extractor: Literal["pixel"] = "pixel"
-    extractor_size: Annotated[int, Field(ge=4)] = 16
-    threshold: Annotated[float, Field(gt=-1, lt=1)]
     n_generations: Annotated[int, Field(ge=1)]
     gallery: Annotated[int, Field(ge=1, le=64)] = 8
 
@@ -118,6 +149,7 @@ class Params(Strict):
     training: Training
     models: dict[str, ModelSpec]
     sampling: Sampling
+    extractors: Extractors
     replication: ReplicationStudy
 
     @model_validator(mode="after")
@@ -126,6 +158,8 @@ class Params(Strict):
             if spec.dataset not in self.datasets:
                 raise ValueError(f"models.{name}.dataset names unknown dataset {spec.dataset!r}")
             Training(**{**self.training.model_dump(), **spec.training})
+        if self.extractors.dataset not in self.datasets:
+            raise ValueError(f"extractors.dataset names unknown dataset {self.extractors.dataset!r}")
         if self.replication.model not in self.models:
             raise ValueError(f"replication.model names unknown model {self.replication.model!r}")
         return self

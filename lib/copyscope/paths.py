@@ -29,6 +29,11 @@ def model_dir(name: str) -> Path:
     return repo_root() / "data" / "models" / name
 
 
+def extractors_dir() -> Path:
+    """The extractor stage's output: the trained copy detector and the copy-benchmark calibration."""
+    return repo_root() / "data" / "extractors"
+
+
 def figures_dir(study: str) -> Path:
     return repo_root() / "figures" / study
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from copyscope.embed.copy_detector import CopyDetector
 from copyscope.embed.online import ClipExtractor, DinoExtractor, SSCDExtractor
 from copyscope.embed.pixel import PixelExtractor
-from copyscope.paths import model_dir
+from copyscope.paths import extractors_dir
 
 
 def _copy_detector(path: str | Path | None = None, **options) -> CopyDetector:
-    """The self-trained copy detector, from `path` or the pipeline's data/models/copy_detector."""
-    return CopyDetector.load(path if path is not None else model_dir("copy_detector"), **options)
+    """The self-trained copy detector, from `path` or the pipeline's data/extractors/copy_detector."""
+    return CopyDetector.load(path if path is not None else extractors_dir() / "copy_detector", **options)
 
 
 EXTRACTORS: dict[str, Callable] = {
