@@ -27,10 +27,10 @@ def tiled_l2_distances(images: np.ndarray, grid: int = 4) -> np.ndarray:
         raise ValueError(f"a {grid}x{grid} grid does not split {height}x{width} images into equal tiles")
     tiles = (images.astype(np.float64) / 255).reshape(n, grid, height // grid, grid, width // grid, -1)
     tiles = tiles.transpose(1, 3, 0, 2, 4, 5).reshape(grid * grid, n, -1)  # (tile, image, tile pixels)
-    squared = (tiles ** 2).sum(axis=2)
-    between = squared[:, :, None] + squared[:, None, :] - 2 * tiles @ tiles.transpose(0, 2, 1)
-    distances = np.sqrt(np.clip(between, 0, None) / tiles.shape[2]).max(axis=0)
-    np.fill_diagonal(distances, 0)
+    distances = np.zeros((n, n))
+    for i in range(n - 1):  # one image against all later ones: exact zeros for copies, memory linear in n
+        rms = np.sqrt(((tiles[:, i:i + 1] - tiles[:, i + 1:]) ** 2).mean(axis=2))  # (tile, later images)
+        distances[i, i + 1:] = distances[i + 1:, i] = rms.max(axis=0)
     return distances
 
 
