@@ -31,8 +31,11 @@ def _uniform_attention(model):
 def test_recorded_probabilities_match_a_hand_computation_and_leave_the_output_unchanged(model):
     module = model.unet.get_submodule(DOWN)
     inputs = {}
-    module.register_forward_pre_hook(lambda m, args, kwargs: inputs.update(h=args[0], e=kwargs["encoder_hidden_states"]),
-                                     with_kwargs=True)
+
+    def keep_inputs(module, args, kwargs):
+        inputs.update(h=args[0], e=kwargs["encoder_hidden_states"])
+
+    module.register_forward_pre_hook(keep_inputs, with_kwargs=True)
     x, emb = initial_noise(model, 2, seed=0), model.encode(["a red circle", "b"]).detach()
     with torch.no_grad():
         plain = model.eps(x, 500, emb)

@@ -1,4 +1,4 @@
-"""Chen et al. (2025), "Bright Ending": the end token's attention marks the memorized region; weight the magnitude by it.
+"""Chen et al. (2025), "Bright Ending": end-token attention marks the memorized region and weights the magnitude.
 
 Following Chen et al.'s code: the mask m is the conditional branch's cross-attention to the end token (the first
 <|endoftext|>, right after the prompt) at the final sampling step, averaged over heads and over the cross-attention
