@@ -21,6 +21,7 @@ from copyscope.detection.common import (
     sampling_timesteps,
     seconds_since,
     to_numpy,
+    upcast,
 )
 from copyscope.models.text_to_image import TextToImage
 
@@ -32,7 +33,7 @@ def guidance_alignment(eps_uncond: torch.Tensor, eps_cond: torch.Tensor) -> torc
 
     Where ε_c = ε_u the cosine is taken as 0.
     """
-    return F.cosine_similarity(eps_uncond, eps_cond - eps_uncond, dim=1).mean(dim=(1, 2))
+    return F.cosine_similarity(upcast(eps_uncond), upcast(eps_cond - eps_uncond), dim=1).mean(dim=(1, 2))
 
 
 @torch.no_grad()

@@ -34,7 +34,7 @@ def attention_entropy(distributions: torch.Tensor) -> torch.Tensor:
 
 
 def _mean_over_heads_and_pixels(probabilities: torch.Tensor) -> torch.Tensor:
-    return probabilities.mean(dim=(1, 2))
+    return probabilities.mean(dim=(1, 2), dtype=torch.promote_types(probabilities.dtype, torch.float32))
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from copyscope.detection.attention import CrossAttentionRecorder, cross_attention_layers
-from copyscope.detection.common import DetectorScores, prompt_batches, seconds_since, to_numpy
+from copyscope.detection.common import DetectorScores, prompt_batches, seconds_since, to_numpy, upcast
 from copyscope.models.text_to_image import TextToImage
 from copyscope.sampling import denoise
 
@@ -56,12 +56,12 @@ def bright_ending_scores(model: TextToImage, prompts: Sequence[str], generations
         energies = []
 
         def end_token_map(probabilities: torch.Tensor) -> torch.Tensor:
-            conditional = probabilities[len(probabilities) // 2:].mean(dim=1)  # (bG, pixels, tokens)
+            conditional = upcast(probabilities[len(probabilities) // 2:].mean(dim=1))  # (bG, pixels, tokens)
             return conditional[torch.arange(len(end)), :, end]
 
         with CrossAttentionRecorder(model.unet, end_token_map, layers, active=steps == 1) as recorder:
             def on_step(i: int, t: int, x: torch.Tensor, eps_u: torch.Tensor, eps_c: torch.Tensor) -> None:
-                energies.append(((eps_c - eps_u) ** 2).sum(dim=1))
+                energies.append((upcast(eps_c - eps_u) ** 2).sum(dim=1))
                 recorder.active = i == steps - 2  # record during the final step's UNet call
 
             denoise(model, batch.noise, batch.cond, batch.uncond, steps, guidance, on_step)

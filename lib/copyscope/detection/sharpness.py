@@ -20,6 +20,7 @@ from copyscope.detection.common import (
     sampling_timesteps,
     seconds_since,
     to_numpy,
+    upcast,
 )
 from copyscope.models.text_to_image import TextToImage
 
@@ -59,7 +60,7 @@ def sharpness_scores(model: TextToImage, prompts: Sequence[str], generations: in
     per_generation = []
     for batch in prompt_batches(model, prompts, generations, seed, batch_size, negative_prompt, METHOD, progress):
         _, product = hessian_score_product(model, batch.noise, first, batch.cond, batch.uncond)
-        per_generation.append(batch.per_prompt(product.flatten(1).pow(2).sum(dim=1)))
+        per_generation.append(batch.per_prompt(upcast(product).flatten(1).pow(2).sum(dim=1)))
     per_generation = to_numpy(torch.cat(per_generation))
     return DetectorScores(
         METHOD, per_generation.mean(axis=1), steps=1, generations=generations,
