@@ -2,9 +2,10 @@
 
 For a layer l, ā^l is the attention distribution over all text tokens (padding included, as in Ren et al.) averaged
 over heads and pixels, and LE = −Σ_i ā^l_i log ā^l_i, read from the conditional branch on x_T at the first timestep.
-Sign: Ren et al.'s detector (and Jeon et al.'s re-run) scores memorization with +LE. Ordinarily almost all attention
-sits on the beginning token; a memorized prompt pulls attention onto its trigger tokens, which spreads the
-distribution over more tokens and raises the entropy. So the score is +LE: higher = more likely memorized.
+Sign: the score is +LE, higher = more likely memorized, as in Ren et al.'s detection code (memorized prompts are the
+positive class of its AUC over +LE) and Jeon et al.'s re-run. In Ren et al.'s account, ordinary prompts put almost all
+attention on the beginning token, while a memorized prompt pulls attention onto its trigger tokens, spreading it over
+more tokens.
 Ren et al. read one layer of Stable Diffusion v1.4 (the 4th of 16 cross-attention layers in execution order,
 `layers=(3,)`); by default all layers are averaged, which suits a tiny model with only a few layers.
 """

@@ -42,7 +42,7 @@ class PromptBatch:
     prompts: list[str]
     embeddings: torch.Tensor  # (b, L, D): one per prompt
     negative: torch.Tensor  # (1, L, D): the negative (usually empty) prompt
-    noise: torch.Tensor  # (b * generations, C, H, W), generation-major within each prompt
+    noise: torch.Tensor  # (b * generations, C, H, W): each prompt's generations are consecutive
     generations: int
 
     @property

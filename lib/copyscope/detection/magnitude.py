@@ -47,7 +47,7 @@ def magnitude_trajectory(model: TextToImage, prompts: Sequence[str], steps: int 
     """Per-step magnitudes along the guided DDIM path, stopping after `until` steps (all `steps` if None)."""
     reads = steps if until is None else until
     if not 1 <= reads <= steps:
-        raise ValueError(f"until must lie in [1, steps={steps}], got {until}")
+        raise ValueError(f"need 1 <= until <= steps, got until={until}, steps={steps}")
     start = time.perf_counter()
     magnitudes, sampling_seconds = [], np.zeros(reads)
     timesteps = np.zeros(reads, dtype=np.int64)
