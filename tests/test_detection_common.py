@@ -60,10 +60,9 @@ def test_small_helpers(model):
     assert result.seconds_per_prompt == 0.5
 
 
-def test_every_detector_runs_on_a_v_prediction_model():
-    model, prompts = tiny_model("v_prediction"), ["a red circle", "a blue square"]
-    options = dict(steps=2, progress=False)
-    results = [
+def _every_detector(model, prompts, seed):
+    options = dict(steps=2, seed=seed, progress=False)
+    return [
         wen_magnitude(model, prompts, generations=1, **options),
         carlini_scores(model, prompts, generations=2, **options),
         ren_entropy_scores(model, prompts, **options),
@@ -71,6 +70,18 @@ def test_every_detector_runs_on_a_v_prediction_model():
         sharpness_scores(model, prompts, **options),
         anisotropy_scores(model, prompts, cosine_step=-1, **options),
     ]
-    for result in results:
+
+
+def test_every_detector_repeats_exactly_with_its_seed_and_changes_with_another(model):
+    prompts = ["a red circle", "a blue square"]
+    for first, again, other in zip(*(_every_detector(model, prompts, seed) for seed in (0, 0, 1))):
+        np.testing.assert_array_equal(first.scores, again.scores, err_msg=first.method)
+        assert not np.allclose(first.scores, other.scores), first.method
+
+
+def test_every_detector_runs_on_a_v_prediction_model():
+    model, prompts = tiny_model("v_prediction"), ["a red circle", "a blue square"]
+    for result in _every_detector(model, prompts, seed=0):
         assert result.scores.shape == (2,) and np.isfinite(result.scores).all(), result.method
-    assert np.isfinite(token_significance(model, prompts, generations=1, **options)[0].significance).all()
+    significance = token_significance(model, prompts, generations=1, steps=2, progress=False)
+    assert np.isfinite(significance[0].significance).all()
