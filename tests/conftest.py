@@ -7,7 +7,7 @@ import torch
 from copyscope.data.sources import procedural_set
 from copyscope.models.text_to_image import build_pixel_model
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny tensors: a second thread only adds contention
 
 
 @pytest.fixture(scope="session")

@@ -11,15 +11,6 @@ from copyscope.embed.copy_detector import (CopyDetector, CopyDetectorConfig, _lr
 from copyscope.embed.registry import get_extractor
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions run many times slower on two busy threads than on one (shared 2-core CI machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TINY = CopyDetectorConfig(steps=4, batch_size=6, lr=1e-2, warmup_steps=1, dim=8, width=4, image_size=16, seed=3)
 
 

@@ -15,7 +15,6 @@ from copyscope.detection.bright_ending import (
 )
 from copyscope.detection.magnitude import wen_magnitude
 from copyscope.sampling import denoise, initial_noise
-from tests.detection_support import one_thread  # noqa: F401 (autouse fixture)
 
 PROMPTS = ["a red circle", "a small blue square", "two green rings"]
 DOWN = "down_blocks.1.attentions.0.transformer_blocks.0.attn2"

@@ -3,7 +3,6 @@ import pytest
 
 from copyscope.detection import carlini
 from copyscope.detection.carlini import carlini_scores, tiled_l2_distances
-from tests.detection_support import one_thread  # noqa: F401 (autouse fixture)
 
 
 def _brute_force(images, grid):

@@ -22,7 +22,6 @@ from copyscope.detection.magnitude import wen_magnitude
 from copyscope.detection.sharpness import sharpness_scores
 from copyscope.sampling import initial_noise
 from tests.conftest import tiny_model
-from tests.detection_support import one_thread  # noqa: F401 (autouse fixture)
 
 
 def test_batches_carry_each_generation_the_noise_generate_would_use(model):

@@ -6,7 +6,6 @@ import torch
 from copyscope.detection.anisotropy import anisotropy_scores, guidance_alignment
 from copyscope.detection.sharpness import hessian_score_product, sharpness_scores
 from copyscope.sampling import initial_noise
-from tests.detection_support import one_thread  # noqa: F401 (autouse fixture)
 
 PROMPTS = ["a red circle", "a small blue square", "two green rings"]
 

@@ -6,7 +6,6 @@ from copyscope.detection.explain import TokenSignificance, edit_prompt, magnitud
 from copyscope.detection.magnitude import wen_magnitude
 from copyscope.models.tokenizer import word_tokens
 from copyscope.sampling import initial_noise
-from tests.detection_support import one_thread  # noqa: F401 (autouse fixture)
 
 
 def test_gradient_matches_finite_differences_on_the_prompt_embeddings(model):

@@ -4,7 +4,6 @@ import torch
 
 from copyscope.detection.magnitude import magnitude_trajectory, wen_magnitude, wen_scores
 from copyscope.sampling import initial_noise
-from tests.detection_support import one_thread  # noqa: F401 (autouse fixture)
 
 PROMPTS = ["a red circle", "a blue square", "two small green rings"]
 
