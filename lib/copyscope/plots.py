@@ -51,3 +51,31 @@ def save_figure(fig, path: str | Path) -> None:
     """Write a PNG atomically (DVC records it as a plot)."""
     with atomic_file(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+
+
+def histogram_grid(panels: dict[str, dict[str, np.ndarray]], threshold: float | None = None, columns: int = 4):
+    """One similarity histogram per panel (e.g. per training-set size), sharing the x axis."""
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, min(columns, len(panels)), figsize=(3.6 * min(columns, len(panels)), 2.8 * rows),
+                             squeeze=False, sharex=True)
+    for ax, (title, groups) in zip(axes.flat, panels.items()):
+        similarity_histogram(groups, threshold, ax=ax, title=title, xlabel="top-1 similarity")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def metric_curve(table: pd.DataFrame, x: str, ys: dict[str, str], hue: str | None = None, logx: bool = True,
+                 title: str | None = None):
+    """Line plots of several metric columns against `x`, one panel per metric, one line per `hue` value."""
+    fig, axes = plt.subplots(1, len(ys), figsize=(4 * len(ys), 3.2), squeeze=False)
+    for ax, (column, label) in zip(axes[0], ys.items()):
+        sns.lineplot(table, x=x, y=column, hue=hue, marker="o", ax=ax)
+        if logx:
+            ax.set_xscale("log")
+        ax.set_ylabel(label)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
