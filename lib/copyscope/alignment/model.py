@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import open_clip
 import torch
-import torch.nn.functional as F
 from open_clip import CLIPTextCfg, CLIPVisionCfg
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from open_clip.tokenizer import SimpleTokenizer
 
 from copyscope.alignment.score import ClipScorer
 from copyscope.atomic import atomic_directory
+from copyscope.embed.base import ResizeNormalize
 
 CONFIG_FILE, WEIGHTS_FILE = "alignment.json", "weights.pt"
 
@@ -79,8 +79,7 @@ class AlignmentModel(ClipScorer):
         self.config = config
         self.history = history or {}  # what training recorded: per-step loss, wall time
         self._tokenizer = SimpleTokenizer(context_length=config.context_length)
-        self._mean = torch.tensor(config.mean).view(1, 3, 1, 1)
-        self._std = torch.tensor(config.std).view(1, 3, 1, 1)
+        self.transform = ResizeNormalize(config.image_size, "bilinear", config.mean, config.std)
 
     @classmethod
     def untrained(cls, config: AlignmentConfig, device: torch.device | str = "cpu") -> "AlignmentModel":
@@ -88,11 +87,7 @@ class AlignmentModel(ClipScorer):
         return cls(config, config.build_clip().to(device))
 
     def prepare_images(self, images: np.ndarray) -> torch.Tensor:
-        x = torch.as_tensor(np.asarray(images), device=self.device).permute(0, 3, 1, 2).float() / 255
-        size = self.config.image_size
-        if x.shape[-2:] != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        return (x - self._mean.to(x.device)) / self._std.to(x.device)
+        return self.transform(torch.as_tensor(np.asarray(images), device=self.device))
 
     def tokenize(self, captions: list[str]) -> torch.Tensor:
         return self._tokenizer(captions).to(self.device)

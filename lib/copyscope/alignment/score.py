@@ -13,17 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-
-def check_images(images) -> np.ndarray:
-    """The images as a non-empty uint8 N×H×W×3 array, or a ValueError naming what is wrong."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8, got {images.dtype}")
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must be N×H×W×3, got shape {images.shape}")
-    if len(images) == 0:
-        raise ValueError("no images to score")
-    return images
+from copyscope.embed.base import check_images
 
 
 def check_captions(captions: Sequence[str]) -> list[str]:

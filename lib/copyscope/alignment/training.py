@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from copyscope.alignment.model import AlignmentConfig, AlignmentModel
 from copyscope.data.dataset import ImageCaptionSet
+from copyscope.embed.base import default_device
 
 MAX_LOGIT_SCALE = float(np.log(100))  # CLIP's clamp on the learnt temperature
 
@@ -42,7 +43,7 @@ def train_alignment_model(data: ImageCaptionSet, config: AlignmentConfig = Align
                           device: torch.device | str | None = None) -> AlignmentModel:
     """Train a small CLIP on `data` for `config.steps` steps (on CUDA when present unless `device` says otherwise);
     returns it in eval mode with its loss history."""
-    model = AlignmentModel.untrained(config, device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = AlignmentModel.untrained(config, device or default_device())
     clip = model.model
     rng = np.random.default_rng(config.seed)
     batches = batch_indices(len(data), config.batch_size, config.steps, rng)
