@@ -3,6 +3,7 @@
   python -m copyscope prepare DATASET     build a dataset under data/datasets/
   python -m copyscope train MODEL         train a model under data/models/ (resumes from data/checkpoints/)
   python -m copyscope extractors          train the copy detector, rank extractors, calibrate the threshold
+  python -m copyscope alignment           train the small CLIP that scores text-image alignment
   python -m copyscope notebook STUDY      execute notebooks/STUDY.ipynb with papermill into data/executed/
 """
 from __future__ import annotations
@@ -12,18 +13,18 @@ import sys
 
 from copyscope import config
 
-STUDIES = ("replication",)
+STUDIES = ("replication", "conditioning", "mitigation", "detection")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m copyscope", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("prepare", "train", "extractors", "notebook"))
+    parser.add_argument("command", choices=("prepare", "train", "extractors", "alignment", "notebook"))
     parser.add_argument("name", nargs="?", help="the dataset, model or study")
     parser.add_argument("--scale", help="override params.yaml's `scale`")
     args = parser.parse_args(argv)
     try:
-        params = config.load(args.scale)
+        params = config.load(args.scale, deep=False)  # each command builds what it uses before any work
         known = {"prepare": params.datasets, "train": params.models, "notebook": STUDIES}.get(args.command)
         if known is not None and args.name not in known:
             raise config.ConfigError(f"{args.command}: unknown name {args.name!r}; known: {sorted(known)}")
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.command == "prepare":
-        from copyscope.stages import prepare_dataset
+        from copyscope.data.prepare import prepare_dataset
         prepare_dataset(args.name, params)
     elif args.command == "train":
         from copyscope.stages import train_model
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "extractors":
         from copyscope import calibration
         calibration.run(params)
+    elif args.command == "alignment":
+        from copyscope.alignment import stage
+        stage.run(params)
     else:
         from copyscope.notebook import run_study_notebook
         run_study_notebook(args.name, params)

@@ -46,9 +46,20 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator:
 
 
 def write_json(path: str | Path, data) -> None:
+    """Strict JSON (NaN and infinities become null, which DVC and every JSON reader accept), written atomically."""
     with atomic_file(path) as handle:
-        json.dump(data, handle, indent=2, sort_keys=True, default=_to_builtin)
+        json.dump(_finite(data), handle, indent=2, sort_keys=True, default=_to_builtin, allow_nan=False)
         handle.write("\n")
+
+
+def _finite(value):
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
 
 
 def save_npy(path: str | Path, array: np.ndarray) -> None:

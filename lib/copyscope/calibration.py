@@ -57,7 +57,7 @@ def run(params) -> Calibration:
     train_and_save(data.images[:spec.n_train], data.masks[:spec.n_train], config,
                    paths.extractors_dir() / "copy_detector")
     benchmark = build_benchmark(data.images[spec.n_train:], data.masks[spec.n_train:], seed=params.seed,
-                                **spec.benchmark)
+                                **spec.benchmark.model_dump())
     candidates, skipped = {}, {}
     for name in spec.candidates:
         try:

@@ -11,13 +11,19 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from copyscope.paths import params_file
 
 
 class ConfigError(ValueError):
     """params.yaml asks for something invalid; the message says which key and why."""
+
+
+def shallow(info: ValidationInfo) -> bool:
+    """Validation without building the objects params describe (mitigations, extractors, the alignment CLIP): the
+    stage commands validate shallowly, since building them imports torch, and build what they use before any work."""
+    return bool((info.context or {}).get("shallow"))
 
 
 class Strict(BaseModel):
@@ -84,14 +90,32 @@ class DuplicationSpec(Strict):
     mode: Literal["image_caption", "image"] = "image_caption"
 
 
+class MitigationSpec(Strict):
+    """A training-time mitigation: its name in `copyscope.mitigation.factory.TRAINING` and its parameters."""
+
+    name: str
+    params: dict = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _buildable(self, info: ValidationInfo) -> "MitigationSpec":
+        if shallow(info) or (self.name == "none" and not self.params):
+            return self
+        from copyscope.mitigation.factory import training_hooks
+
+        training_hooks(self.name, **self.params)
+        return self
+
+
 class ModelSpec(Strict):
-    """One trained model: which data, which captions, which duplication; `training` overrides the shared defaults."""
+    """One trained model: which data, which captions, which duplication and training-time mitigation; `training`
+    overrides the shared defaults."""
 
     dataset: str
     n_train: Annotated[int, Field(ge=2)] | None = None
     captions: Literal["unconditional", "none", "class", "instance", "random"]
     multiple_captions: bool = False
     duplication: DuplicationSpec = DuplicationSpec()
+    mitigation: MitigationSpec = MitigationSpec(name="none")
     training: dict = Field(default_factory=dict)
 
 
@@ -122,23 +146,86 @@ class Extractors(Strict):
     fallback_threshold: Annotated[float, Field(gt=-1, lt=1)]
 
     @model_validator(mode="after")
-    def _known_names(self) -> "Extractors":
+    def _known_names(self, info: ValidationInfo) -> "Extractors":
+        if self.use != "best" and self.use not in self.candidates:
+            raise ValueError(f"use: {self.use!r} must be one of the candidates")
+        if shallow(info):
+            return self
         from copyscope.embed.copy_detector import CopyDetectorConfig
         from copyscope.embed.registry import EXTRACTORS
 
         CopyDetectorConfig(**self.copy_detector)
-        for name in [*self.candidates, *([] if self.use == "best" else [self.use])]:
+        for name in self.candidates:
             if name not in EXTRACTORS:
                 raise ValueError(f"unknown extractor {name!r}; known: {sorted(EXTRACTORS)}")
-        if self.use != "best" and self.use not in self.candidates:
-            raise ValueError(f"use: {self.use!r} must be one of the candidates")
         return self
 
 
+class AlignmentSpec(Strict):
+    """The alignment stage: a small CLIP trained on held-out procedural pairs (AlignmentConfig fields in `model`)."""
+
+    dataset: str
+    n_train: Annotated[int, Field(ge=2)]
+    model: dict = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _buildable(self, info: ValidationInfo) -> "AlignmentSpec":
+        if shallow(info):
+            return self
+        from copyscope.alignment.model import AlignmentConfig
+
+        AlignmentConfig(**self.model)
+        return self
+
+
+Models = Annotated[list[str], Field(min_length=1)]
+
+
 class ReplicationStudy(Strict):
-    model: str
+    models: Models  # unconditional models on nested subsets of growing size
     n_generations: Annotated[int, Field(ge=1)]
     gallery: Annotated[int, Field(ge=1, le=64)] = 8
+
+
+class ConditioningStudy(Strict):
+    models: Models  # one per cell: caption kinds, unconditional, duplication modes
+    per_item: Annotated[int, Field(ge=1)]  # generations per training caption
+    gallery: Annotated[int, Field(ge=1, le=64)] = 8
+
+
+class MitigationStudy(Strict):
+    baseline: str
+    training: Models  # models retrained with a training-time mitigation
+    inference: dict[str, dict[str, list]]  # mitigation -> {its strength parameter: values swept}, or {} (defaults)
+    per_item: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _sweeps(self, info: ValidationInfo) -> "MitigationStudy":
+        for name, sweep in self.inference.items():
+            if len(sweep) > 1 or any(not values for values in sweep.values()):
+                raise ValueError(f"inference.{name}: sweep one parameter over a non-empty list, got {sweep}")
+        if shallow(info):
+            return self
+        from copyscope.mitigation.factory import inference_mitigation
+
+        for name, options in self.inference_points():
+            inference_mitigation(name, **options)
+        return self
+
+    def inference_points(self) -> list[tuple[str, dict]]:
+        """Every (mitigation, parameters) pair of the sweeps, in params order."""
+        return [(name, point) for name, sweep in self.inference.items()
+                for point in ([{key: v} for key, values in sweep.items() for v in values] or [{}])]
+
+
+class DetectionStudy(Strict):
+    model: str
+    n_prompts: Annotated[int, Field(ge=2)]  # per non-memorized group (unique training, novel, random tokens)
+    verify_generations: Annotated[int, Field(ge=1)]  # per duplicated prompt, to verify it is a replica
+    generations: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)  # Wen's table: 1 and 4
+    first_steps: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)  # Wen's table: 1, 10 (and all)
+    explain: Annotated[int, Field(ge=1, le=16)] = 4  # prompts shown with token bar charts
+    batch_size: Annotated[int, Field(ge=1)] = 64
 
 
 class Params(Strict):
@@ -150,7 +237,11 @@ class Params(Strict):
     models: dict[str, ModelSpec]
     sampling: Sampling
     extractors: Extractors
+    alignment: AlignmentSpec
     replication: ReplicationStudy
+    conditioning: ConditioningStudy
+    mitigation: MitigationStudy
+    detection: DetectionStudy
 
     @model_validator(mode="after")
     def _references_exist(self) -> "Params":
@@ -158,11 +249,24 @@ class Params(Strict):
             if spec.dataset not in self.datasets:
                 raise ValueError(f"models.{name}.dataset names unknown dataset {spec.dataset!r}")
             Training(**{**self.training.model_dump(), **spec.training})
-        if self.extractors.dataset not in self.datasets:
-            raise ValueError(f"extractors.dataset names unknown dataset {self.extractors.dataset!r}")
-        if self.replication.model not in self.models:
-            raise ValueError(f"replication.model names unknown model {self.replication.model!r}")
+        for section in ("extractors", "alignment"):
+            dataset = getattr(self, section).dataset
+            if dataset not in self.datasets:
+                raise ValueError(f"{section}.dataset names unknown dataset {dataset!r}")
+        for where, name in self.study_models():
+            if name not in self.models:
+                raise ValueError(f"{where} names unknown model {name!r}")
         return self
+
+    def study_models(self) -> list[tuple[str, str]]:
+        """(params key, model name) for every model a study reads."""
+        return [
+            *(("replication.models", m) for m in self.replication.models),
+            *(("conditioning.models", m) for m in self.conditioning.models),
+            ("mitigation.baseline", self.mitigation.baseline),
+            *(("mitigation.training", m) for m in self.mitigation.training),
+            ("detection.model", self.detection.model),
+        ]
 
     def training_for(self, model: str) -> Training:
         """The shared training defaults with the model's own overrides applied."""
@@ -180,8 +284,9 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def resolve(raw: dict, scale: str | None = None) -> Params:
-    """Apply the chosen scale's overrides (default: the file's `scale`) and validate."""
+def resolve(raw: dict, scale: str | None = None, deep: bool = True) -> Params:
+    """Apply the chosen scale's overrides (default: the file's `scale`) and validate (`deep`: also build every
+    mitigation, extractor and model config named, to check their parameters)."""
     scales = raw.get("scales") or {}
     scale = scale or raw.get("scale")
     if scale not in scales:
@@ -190,15 +295,15 @@ def resolve(raw: dict, scale: str | None = None) -> Params:
     merged = deep_merge(base, scales[scale] or {})
     merged["scale"] = scale
     try:
-        return Params(**merged)
+        return Params.model_validate(merged, context={"shallow": not deep})
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"params.yaml at scale {scale!r} is invalid: {problems}") from None
 
 
-def load(scale: str | None = None, path: str | Path | None = None) -> Params:
-    """Read, merge and validate params.yaml."""
+def load(scale: str | None = None, path: str | Path | None = None, deep: bool = True) -> Params:
+    """Read, merge and validate params.yaml (see `resolve` for `deep`)."""
     path = Path(path) if path else params_file()
     if not path.is_file():
         raise ConfigError(f"no params file at {path}")
-    return resolve(yaml.safe_load(path.read_text()), scale)
+    return resolve(yaml.safe_load(path.read_text()), scale, deep)

@@ -34,6 +34,11 @@ def extractors_dir() -> Path:
     return repo_root() / "data" / "extractors"
 
 
+def alignment_dir() -> Path:
+    """The alignment stage's output: the small CLIP and its caption-correctness check."""
+    return repo_root() / "data" / "alignment"
+
+
 def figures_dir(study: str) -> Path:
     return repo_root() / "figures" / study
 

@@ -1,4 +1,5 @@
-"""Figures shared by the studies: similarity histograms and galleries of generation / training-match pairs."""
+"""Figures shared by the studies: similarity histograms, galleries of generation / training-match pairs, metric
+curves, grouped bars and trade-off plots."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,21 +29,55 @@ def similarity_histogram(groups: dict[str, np.ndarray], threshold: float | None 
     return ax
 
 
-def pair_gallery(queries: np.ndarray, matches: np.ndarray, scores: np.ndarray, n: int,
-                 labels: tuple[str, str] = ("generation", "nearest training image"), title: str | None = None):
-    """The n highest-scoring pairs, query above match, each titled with its similarity."""
-    order = np.argsort(-scores)[:n]
-    fig, axes = plt.subplots(2, len(order), figsize=(1.3 * len(order) + 0.8, 3), squeeze=False)
-    for col, i in enumerate(order):
-        for row, image in enumerate((queries[i], matches[i])):
-            axes[row, col].imshow(image, interpolation="nearest")
-            axes[row, col].set_xticks([])
-            axes[row, col].set_yticks([])
-        axes[0, col].set_title(f"{scores[i]:.3f}", fontsize=8)
-    axes[0, 0].set_ylabel(labels[0], fontsize=8)
-    axes[1, 0].set_ylabel(labels[1], fontsize=8)
+def pair_gallery(panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], n: int,
+                 labels: tuple[str, str] = ("generation", "nearest training image")):
+    """For each named panel (queries, their matches, scores): its n highest-scoring pairs, query above match,
+    each titled with its similarity; panels stacked, two rows each."""
+    columns = max(min(n, len(scores)) for _, _, scores in panels.values())
+    fig, axes = plt.subplots(2 * len(panels), columns, figsize=(1.1 * columns + 1.6, 2.5 * len(panels)),
+                             squeeze=False)
+    for p, (title, (queries, matches, scores)) in enumerate(panels.items()):
+        order = np.argsort(-np.asarray(scores), kind="stable")[:n]
+        for col in range(columns):
+            for row, images in enumerate((queries, matches)):
+                ax = axes[2 * p + row, col]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if col < len(order):
+                    ax.imshow(images[order[col]], interpolation="nearest")
+                else:
+                    ax.set_axis_off()
+            if col < len(order):
+                axes[2 * p, col].set_title(f"{scores[order[col]]:.3f}", fontsize=7)
+        axes[2 * p, 0].set_ylabel(f"{title}\n{labels[0]}", fontsize=7)
+        axes[2 * p + 1, 0].set_ylabel(labels[1], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(table: pd.DataFrame, group: str, metrics: dict[str, str], title: str | None = None):
+    """One bar group per row of `table` (labelled by `group`), one bar per metric column (renamed by `metrics`)."""
+    frame = table.melt(id_vars=[group], value_vars=list(metrics), var_name="metric", value_name="value")
+    frame["metric"] = frame["metric"].map(metrics)
+    fig, ax = plt.subplots(figsize=(1.2 * len(table) + 3, 3.8))
+    sns.barplot(frame, x=group, y="value", hue="metric", ax=ax)
+    ax.tick_params(axis="x", rotation=30)
+    ax.set_xlabel("")
     if title:
-        fig.suptitle(title, fontsize=10)
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def tradeoff(table: pd.DataFrame, x: str, y: str, method: str, baseline: pd.Series, xlabel: str, ylabel: str):
+    """y against x for every row, rows of the same method joined in table order (a strength sweep), the
+    baseline starred."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    sns.lineplot(table, x=x, y=y, hue=method, style=method, markers=True, dashes=False, sort=False, ax=ax)
+    ax.scatter([baseline[x]], [baseline[y]], marker="*", s=250, color="black", zorder=5, label="baseline")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 

@@ -1,4 +1,4 @@
-"""The pipeline's non-notebook stages: prepare a dataset, train a model; and loading what they wrote."""
+"""The pipeline's training stage, and loading what it wrote (datasets are prepared by `copyscope.data.prepare`)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,9 +13,9 @@ import torch
 from copyscope import paths
 from copyscope.atomic import atomic_directory
 from copyscope.config import Params
-from copyscope.data import sources
 from copyscope.data.dataset import ImageCaptionSet
 from copyscope.data.training_set import Duplication, TrainingSet
+from copyscope.mitigation.factory import training_hooks, training_set_options
 from copyscope.models.text_to_image import TextToImage, build_pixel_model
 from copyscope.training import TrainConfig, TrainingHooks, train
 
@@ -23,23 +23,6 @@ from copyscope.training import TrainConfig, TrainingHooks, train
 def pick_device() -> torch.device:
     """$COPYSCOPE_DEVICE if set, else CUDA when present, else the CPU."""
     return torch.device(os.environ.get("COPYSCOPE_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
-def prepare_dataset(name: str, params: Params) -> ImageCaptionSet:
-    """Build dataset `name` from its params section and save it under data/datasets/<name>."""
-    spec = params.datasets[name]
-    if spec.kind == "procedural":
-        data = sources.procedural_set(spec.n_images, spec.resolution, spec.seed, spec.max_objects, spec.n_captions,
-                                      spec.identifiers)
-    elif spec.kind == "digits":
-        data = sources.digits_set(spec.resolution)
-    elif spec.kind == "faces":
-        data = sources.faces_set(spec.resolution)
-    else:
-        data = sources.folder_set(spec.path, spec.resolution, spec.captions)
-    data.meta["params"] = spec.model_dump()
-    data.save(paths.dataset_dir(name))
-    return data
 
 
 def training_subset(n_images: int, n_train: int | None, seed: int) -> np.ndarray:
@@ -50,12 +33,13 @@ def training_subset(n_images: int, n_train: int | None, seed: int) -> np.ndarray
 
 
 def training_set(name: str, params: Params) -> TrainingSet:
-    """The images, captions and duplication that model `name` trains on."""
+    """The images, captions and duplication that model `name` trains on (MC training adds multiple captions)."""
     spec = params.models[name]
     data = ImageCaptionSet.load(paths.dataset_dir(spec.dataset))
     indices = training_subset(len(data), spec.n_train, params.seed)
+    multiple = spec.multiple_captions or training_set_options(spec.mitigation.name).get("multiple_captions", False)
     return TrainingSet(data.subset(indices), spec.captions, Duplication(**spec.duplication.model_dump()),
-                       spec.multiple_captions, seed=params.seed)
+                       multiple, seed=params.seed)
 
 
 def train_config(name: str, params: Params, device: torch.device) -> TrainConfig:
@@ -70,9 +54,13 @@ def train_config(name: str, params: Params, device: torch.device) -> TrainConfig
     )
 
 
-def train_model(name: str, params: Params, hooks: TrainingHooks = TrainingHooks()) -> None:
-    """Train model `name`, resuming from data/checkpoints/<name>.pt, and save it under data/models/<name>."""
+def train_model(name: str, params: Params, hooks: TrainingHooks | None = None) -> None:
+    """Train model `name`, resuming from data/checkpoints/<name>.pt, and save it under data/models/<name>.
+
+    `hooks` default to the model's training-time mitigation from params."""
     device = pick_device()
+    mitigation = params.models[name].mitigation
+    hooks = hooks if hooks is not None else training_hooks(mitigation.name, **mitigation.params)
     data = training_set(name, params)
     model = build_pixel_model(data.data.resolution, seed=params.seed, **params.architecture.model_dump()).to(device)
     config = train_config(name, params, device)
@@ -85,7 +73,7 @@ def train_model(name: str, params: Params, hooks: TrainingHooks = TrainingHooks(
         record = {
             "name": name, "dataset": params.models[name].dataset, "caption_kind": data.caption_kind,
             "ids": data.data.ids, "prompts": [data.prompt(i) for i in range(len(data))],
-            "duplicated": data.duplicated.tolist(), "steps": result.steps, "seconds": round(result.seconds, 1),
+            "duplicated": data.duplicated.tolist(), "mitigation": mitigation.model_dump(), "steps": result.steps, "seconds": round(result.seconds, 1),
             "final_loss": float(np.mean([r["loss"] for r in result.log[-100:]])), "device": device.type,
         }
         (tmp / "training.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -32,12 +32,20 @@ def square_resize(image: Image.Image, resolution: int) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
+TITLE = ", titled "  # what separates a procedural caption's description from its made-up title word
+
+
+def without_title(caption: str) -> str:
+    """The description part of a procedural caption (the caption itself when it carries no title)."""
+    return caption.split(TITLE)[0]
+
+
 def procedural_set(n_images: int, resolution: int, seed: int, max_objects: int, n_captions: int,
                    identifiers: bool) -> ImageCaptionSet:
     """Composed shapes; with `identifiers`, every caption ends with the image's made-up title word."""
     images, masks, captions, labels, names = procedural.generate(n_images, resolution, seed, max_objects, n_captions)
     if identifiers:
-        captions = [[f"{c}, titled {name}" for c in caps] for caps, name in zip(captions, names)]
+        captions = [[f"{c}{TITLE}{name}" for c in caps] for caps, name in zip(captions, names)]
     return ImageCaptionSet(images, captions, labels, [f"shapes-{i:05d}" for i in range(n_images)], masks,
                            meta={"source": "procedural", "seed": seed, "titles": names})
 

@@ -134,11 +134,11 @@ class TextToImage:
             raise FileNotFoundError(f"{path} is not a saved copyscope model (no {MANIFEST}); train it first")
         has_vae = json.loads((path / MANIFEST).read_text())["vae"]
         model = cls(
-            unet=UNet2DConditionModel.from_pretrained(path / "unet"),
+            unet=UNet2DConditionModel.from_pretrained(path / "unet", low_cpu_mem_usage=False),
             text_encoder=CLIPTextModel.from_pretrained(path / "text_encoder"),
             tokenizer=CLIPTokenizer.from_pretrained(path / "tokenizer"),
             scheduler_config=dict(DDPMScheduler.load_config(path / "scheduler")),
-            vae=AutoencoderKL.from_pretrained(path / "vae") if has_vae else None,
+            vae=AutoencoderKL.from_pretrained(path / "vae", low_cpu_mem_usage=False) if has_vae else None,
         )
         return model.to(device)
 

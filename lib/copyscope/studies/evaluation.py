@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from copyscope import paths
+from copyscope.data.dataset import ImageCaptionSet
 from copyscope.metrics.copying import CopyingScores, quality, score_copying
+from copyscope.metrics.replication import Matches, train_vs_train
 from copyscope.sampling import Guidance, Prepare, generate
-from copyscope.stages import TrainedModel
+from copyscope.stages import TrainedModel, load_trained
 
 
 @dataclass
@@ -19,6 +22,8 @@ class Evaluation:
     generations: np.ndarray
     prompts: list[str]  # the prompts the generations were asked for (before any prompt-changing mitigation)
     copying: CopyingScores
+    matched: np.ndarray  # each generation's nearest training image
+    baseline: Matches  # each training image's nearest other training image (train vs train)
     frechet: float
     alignment: np.ndarray | None  # per generation, against its prompt; None where prompts describe nothing
     seconds: float
@@ -31,6 +36,13 @@ class Evaluation:
         row["alignment"] = None if self.alignment is None else float(np.mean(self.alignment))
         row["seconds_per_image"] = self.seconds / len(self.generations)
         return {**row, **self.extra}
+
+
+def load_with_training_images(name: str) -> tuple[TrainedModel, np.ndarray]:
+    """A trained model and the (unique) images it trained on, in its training order."""
+    trained = load_trained(name)
+    data = ImageCaptionSet.load(paths.dataset_dir(trained.record["dataset"]))
+    return trained, trained.training_images(data)
 
 
 def prompt_plan(trained: TrainedModel, per_item: int) -> tuple[list[str], np.ndarray]:
@@ -62,12 +74,13 @@ def evaluate(
     asked = rewrite_prompts(prompts) if rewrite_prompts is not None else prompts
     start = time.perf_counter()
     images = generate(trained.model, asked, seed=seed, steps=steps, guidance=guidance, batch_size=batch_size,
-                      prepare=prepare)
+                      prepare=prepare, progress=False)
     seconds = time.perf_counter() - start
     gen_emb, train_emb = extractor(images), extractor(training_images)
     copying = score_copying(gen_emb, train_emb, items, trained.duplicated, threshold)
     descriptive = trained.record["caption_kind"] == "instance"
     return Evaluation(
-        generations=images, prompts=prompts, copying=copying, frechet=quality(gen_emb, train_emb),
+        generations=images, prompts=prompts, copying=copying, matched=training_images[copying.matches.indices],
+        baseline=train_vs_train(train_emb), frechet=quality(gen_emb, train_emb),
         alignment=alignment(images, prompts) if alignment is not None and descriptive else None, seconds=seconds,
     )

@@ -7,11 +7,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from copyscope import paths
-from copyscope.data.dataset import ImageCaptionSet
 from copyscope.metrics.replication import Matches, frechet_distance, nearest_training, summarize, train_vs_train
 from copyscope.sampling import generate
-from copyscope.stages import TrainedModel, load_trained
+from copyscope.stages import TrainedModel
+from copyscope.studies.evaluation import load_with_training_images
 
 
 @dataclass
@@ -46,11 +45,9 @@ def prompts_for(trained: TrainedModel, n: int) -> list[str]:
 def measure(name: str, extractor, threshold: float, n_generations: int, seed: int, steps: int, guidance: float,
             batch_size: int = 256) -> Replication:
     """Generate n_generations images from model `name` and score them against its training images."""
-    trained = load_trained(name)
-    data = ImageCaptionSet.load(paths.dataset_dir(trained.record["dataset"]))
-    training_images = trained.training_images(data)
+    trained, training_images = load_with_training_images(name)
     images = generate(trained.model, prompts_for(trained, n_generations), seed=seed, steps=steps,
-                      guidance=guidance, batch_size=batch_size)
+                      guidance=guidance, batch_size=batch_size, progress=False)
     gen_emb, train_emb = extractor(images), extractor(training_images)
     return Replication(
         name=name, n_train=len(training_images), generations=images, training_images=training_images,
