@@ -43,18 +43,51 @@ def test_typo_and_bad_values_name_the_key():
 
 def test_references_between_sections_are_checked():
     raw = copy.deepcopy(RAW)
-    raw["models"]["slice"]["dataset"] = "nowhere"
+    raw["models"]["cond-instance"]["dataset"] = "nowhere"
     with pytest.raises(config.ConfigError, match="unknown dataset 'nowhere'"):
         config.resolve(raw, "default")
     raw = copy.deepcopy(RAW)
-    raw["models"]["slice"]["training"] = {"batch_size": 0}
+    raw["models"]["cond-instance"]["training"] = {"batch_size": 0}
     with pytest.raises(config.ConfigError, match="batch_size"):
+        config.resolve(raw, "default")
+    raw = copy.deepcopy(RAW)
+    raw["conditioning"]["models"].append("ghost")
+    with pytest.raises(config.ConfigError, match="conditioning.models names unknown model 'ghost'"):
         config.resolve(raw, "default")
 
 
 def test_model_training_overrides_apply_to_that_model_only():
     raw = copy.deepcopy(RAW)
-    raw["models"]["other"] = {**raw["models"]["slice"], "training": {"steps": 3}}
+    raw["models"]["other"] = {**raw["models"]["cond-instance"], "training": {"steps": 3}}
     params = config.resolve(raw, "default")
     assert params.training_for("other").steps == 3
-    assert params.training_for("slice").steps == params.training.steps
+    assert params.training_for("cond-instance").steps == params.training.steps
+
+
+def test_yaml_anchors_give_mitigation_models_the_baseline_data():
+    params = config.resolve(RAW, "default")
+    baseline = params.models[params.mitigation.baseline]
+    for name in params.mitigation.training:
+        spec = params.models[name]
+        assert spec.mitigation.name != "none"
+        assert spec.model_dump(exclude={"mitigation"}) == baseline.model_dump(exclude={"mitigation"})
+
+
+def test_deep_validation_builds_mitigations_and_shallow_skips_it():
+    raw = copy.deepcopy(RAW)
+    raw["models"]["mit-gn"]["mitigation"]["params"] = {"sigma": 0.1}
+    with pytest.raises(config.ConfigError, match="unknown parameter"):
+        config.resolve(raw, "default")
+    assert config.resolve(raw, "default", deep=False).models["mit-gn"].mitigation.params == {"sigma": 0.1}
+    raw = copy.deepcopy(RAW)
+    raw["mitigation"]["inference"]["rt"] = {"n_tokens": [1], "p": [0.5]}
+    with pytest.raises(config.ConfigError, match="sweep one parameter"):
+        config.resolve(raw, "default", deep=False)
+
+
+def test_inference_sweeps_expand_to_one_point_per_value():
+    params = config.resolve(RAW, "default")
+    points = params.mitigation.inference_points()
+    assert ("rt", {"n_tokens": 4}) in points and ("dynamic_transition", {}) in points
+    assert len(points) == sum(len(next(iter(sweep.values()))) if sweep else 1
+                              for sweep in RAW["mitigation"]["inference"].values())

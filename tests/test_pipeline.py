@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from copyscope.__main__ import STUDIES
 from copyscope.paths import repo_root
 
 BIN = Path(sys.executable).parent
@@ -43,20 +45,42 @@ def smoke_copy(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reproduced(smoke_copy):
-    result = _run(["dvc", "repro"], smoke_copy, timeout=900)
+    result = _run(["dvc", "repro"], smoke_copy, timeout=1200)
     return smoke_copy, result.stdout
 
 
-def test_repro_writes_metrics_figures_and_executed_notebooks(reproduced):
+def _declared_outputs(root: Path, study: str) -> set[str]:
+    stage = yaml.safe_load((root / "dvc.yaml").read_text())["stages"][study]
+    entries = [e for kind in ("outs", "metrics", "plots") for e in stage.get(kind, [])]
+    return {e if isinstance(e, str) else next(iter(e)) for e in entries}
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_repro_writes_each_studys_declared_metrics_figures_and_notebook(reproduced, study):
     root, _ = reproduced
-    metrics = json.loads((root / "figures/replication/metrics.json").read_text())
+    metrics = json.loads((root / "figures" / study / "metrics.json").read_text())
     assert metrics["scale"] == "smoke"
-    assert 0 < metrics["generations"]["n"] and -1 <= metrics["generations"]["mean"] <= 1
-    for png in ("histogram.png", "gallery.png"):
-        assert (root / "figures/replication" / png).stat().st_size > 1000
-    executed = json.loads((root / "data/executed/replication.ipynb").read_text())
+    written = {str(p.relative_to(root)) for p in (root / "figures" / study).iterdir()}
+    assert written == {o for o in _declared_outputs(root, study) if o.startswith("figures/")}
+    for name in written:
+        assert (root / name).stat().st_size > (1000 if name.endswith(".png") else 10), name
+    executed = json.loads((root / "data" / "executed" / f"{study}.ipynb").read_text())
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert "scale = \"smoke\"" in "".join(injected[0]["source"])
+
+
+def test_study_metrics_hold_their_measurements(reproduced):
+    root, _ = reproduced
+    read = lambda study: json.loads((root / "figures" / study / "metrics.json").read_text())
+    replication = read("replication")
+    assert set(replication["models"]) == {"shapes-1", "shapes-2", "shapes-3", "shapes-4", "faces-1",
+                                          "faces-2", "faces-3"}
+    assert all(-1 <= m["similarity_mean"] <= 1 for m in replication["models"].values())
+    conditioning = read("conditioning")
+    assert "instance_vs_unconditional" in conditioning["phenomena"]
+    assert len(conditioning["phenomena"]["duplicated_vs_not"]) == 2
+    assert len(read("mitigation")["lowers_copying"]) >= 7
+    assert 0 <= read("detection")["wen_first_step_auc"] <= 1
 
 
 def test_second_repro_does_nothing(reproduced):
@@ -67,6 +91,6 @@ def test_second_repro_does_nothing(reproduced):
 
 def test_dvc_metrics_and_plots_commands_work(reproduced):
     root, _ = reproduced
-    assert "generations.mean" in _run(["dvc", "metrics", "show"], root).stdout
+    assert "wen_first_step_auc" in _run(["dvc", "metrics", "show"], root).stdout
     _run(["dvc", "plots", "show", "-o", str(root / "dvc_plots")], root)
     assert (root / "dvc_plots" / "index.html").is_file()

@@ -256,6 +256,12 @@ class Params(Strict):
         for where, name in self.study_models():
             if name not in self.models:
                 raise ValueError(f"{where} names unknown model {name!r}")
+        for study, names in (("conditioning", self.conditioning.models),
+                             ("mitigation", [self.mitigation.baseline, *self.mitigation.training])):
+            shared = {(self.models[m].dataset, self.models[m].n_train, self.training_for(m)) for m in names}
+            if len(shared) > 1:
+                raise ValueError(f"{study}: its models must share dataset, n_train and training, so that each cell "
+                                 f"differs in one thing only")
         return self
 
     def study_models(self) -> list[tuple[str, str]]:
