@@ -1,3 +1,6 @@
+import json
+
+import numpy as np
 import pytest
 
 from copyscope.atomic import atomic_directory, atomic_file, write_json
@@ -24,3 +27,10 @@ def test_file_is_replaced_only_on_success(tmp_path):
             raise RuntimeError("killed")
     assert target.read_text().strip().replace(" ", "").replace("\n", "") == '{"a":1}'
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_write_json_writes_strict_json_with_null_for_nan(tmp_path):
+    write_json(tmp_path / "m.json", {"a": float("nan"), "b": [np.float32(1.5), np.inf], "c": {"d": np.int64(3)}})
+    text = (tmp_path / "m.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": None, "b": [1.5, None], "c": {"d": 3}}

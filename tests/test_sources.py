@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from copyscope.data.dataset import ImageCaptionSet
+from copyscope.data import sources
 from copyscope.data.sources import DataError, digits_set, faces_set, folder_set
 
 
@@ -94,3 +95,12 @@ def test_inconsistent_dataset_is_rejected(shapes):
         ImageCaptionSet(shapes.images, shapes.captions[:-1], shapes.labels, shapes.ids)
     with pytest.raises(ValueError, match="caption"):
         ImageCaptionSet(shapes.images, [[]] * len(shapes), shapes.labels, shapes.ids)
+
+
+def test_titles_end_procedural_captions_and_can_be_removed():
+    titled = sources.procedural_set(3, 16, seed=0, max_objects=2, n_captions=2, identifiers=True)
+    plain = sources.procedural_set(3, 16, seed=0, max_objects=2, n_captions=2, identifiers=False)
+    for caps, plain_caps, title in zip(titled.captions, plain.captions, titled.meta["titles"]):
+        assert all(c.endswith(f"{sources.TITLE}{title}") for c in caps)
+        assert [sources.without_title(c) for c in caps] == plain_caps
+    assert sources.without_title("no title here") == "no title here"
