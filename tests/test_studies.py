@@ -91,8 +91,8 @@ def test_conditioning_phenomena_hold_only_when_the_numbers_say_so():
     assert not found["instance_vs_unconditional"]["holds"] and not found["duplicated_vs_not"]["dup"]["holds"]
 
 
-def test_mitigation_verdicts_need_lower_similarity_and_no_more_duplicated_replicas():
-    rows = [("baseline", 0.9, 0.5, 0.30), ("a", 0.8, 0.25, 0.28), ("b", 0.8, 0.75, 0.30), ("c", 0.95, 0.0, 0.1)]
+def test_mitigation_verdicts_need_fewer_duplicated_replicas_and_no_higher_similarity():
+    rows = [("baseline", 0.9, 0.5, 0.30), ("a", 0.8, 0.25, 0.28), ("b", 0.8, 0.5, 0.30), ("c", 0.95, 0.0, 0.1)]
     table = pd.DataFrame([{"label": m, "mitigation": m, "when": "training", "strength": "{}", "similarity_p95": s,
                            "duplicated_replica_fraction": d, "alignment": a} for m, s, d, a in rows])
     verdicts = mitigation.verdicts(table).set_index("mitigation")

@@ -69,7 +69,7 @@ def label(name: str, when: str, options: dict) -> str:
 
 def verdicts(table: pd.DataFrame, metric: str = "similarity_p95") -> pd.DataFrame:
     """Per mitigation and strength: the change from the baseline in copying and alignment, and whether it lowered
-    both the dataset similarity score and the replica fraction on duplicated items."""
+    copying: fewer replicas of the duplicated items (the memorized ones) without a higher dataset similarity score."""
     baseline = table[table["mitigation"] == "baseline"].iloc[0]
     rest = table[table["mitigation"] != "baseline"]
     out = rest[["label", "mitigation", "when", "strength"]].copy()
@@ -77,7 +77,7 @@ def verdicts(table: pd.DataFrame, metric: str = "similarity_p95") -> pd.DataFram
     out["delta_duplicated_replica_fraction"] = rest["duplicated_replica_fraction"] - baseline[
         "duplicated_replica_fraction"]
     out["delta_alignment"] = rest["alignment"] - baseline["alignment"]
-    out["lowers_copying"] = (out[f"delta_{metric}"] < 0) & (out["delta_duplicated_replica_fraction"] <= 0)
+    out["lowers_copying"] = (out["delta_duplicated_replica_fraction"] < 0) & (out[f"delta_{metric}"] <= 0)
     return out.reset_index(drop=True)
 
 
