@@ -1,8 +1,6 @@
 """The whole study, end to end: `dvc repro` at the smoke scale in a temporary copy of the repository."""
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,41 +10,27 @@ import yaml
 
 from copyscope.__main__ import STUDIES
 from copyscope.paths import repo_root
+from copyscope.repro_timing import copy_checkout, timed_repro
 
 BIN = Path(sys.executable).parent
 
 
+def _env(root):
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COPYSCOPE_ROOT": str(root)}
+
+
 def _run(args, cwd, **kwargs):
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COPYSCOPE_ROOT": str(cwd)}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
+    result = subprocess.run(args, cwd=cwd, env=_env(cwd), capture_output=True, text=True, **kwargs)
     if result.returncode:
         pytest.fail(f"{' '.join(args)} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
 
 
 @pytest.fixture(scope="module")
-def smoke_copy(tmp_path_factory):
-    """A committed copy of this checkout (tracked and untracked-but-not-ignored files) set to the smoke scale."""
-    src = repo_root()
-    dst = tmp_path_factory.mktemp("study")
-    files = _run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], src).stdout.split("\0")
-    for name in filter(None, files):
-        if (src / name).is_file():
-            (dst / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src / name, dst / name)
-    params = dst / "params.yaml"
-    params.write_text(re.sub(r"(?m)^scale: \w+", "scale: smoke", params.read_text()))
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
-    _run([*git, "init", "-q"], dst)
-    _run([*git, "add", "-A"], dst)
-    _run([*git, "commit", "-qm", "copy"], dst)
-    return dst
-
-
-@pytest.fixture(scope="module")
-def reproduced(smoke_copy):
-    result = _run(["dvc", "repro"], smoke_copy, timeout=1200)
-    return smoke_copy, result.stdout
+def reproduced(tmp_path_factory):
+    """`dvc repro` at the smoke scale, timed per stage, in a committed copy of this checkout."""
+    root = copy_checkout(repo_root(), tmp_path_factory.mktemp("study"), "smoke")
+    return root, timed_repro(root, env=_env(root))
 
 
 def _declared_outputs(root: Path, study: str) -> set[str]:
@@ -81,6 +65,14 @@ def test_study_metrics_hold_their_measurements(reproduced):
     assert len(conditioning["phenomena"]["duplicated_vs_not"]) == 2
     assert len(read("mitigation")["lowers_copying"]) >= 7
     assert 0 <= read("detection")["wen_first_step_auc"] <= 1
+
+
+def test_timing_covers_every_stage_once(reproduced):
+    root, timing = reproduced
+    stages = set(_run(["dvc", "stage", "list", "--name-only"], root).stdout.split())
+    assert set(timing["stages"]) == stages and "train@detect" in stages
+    assert set(timing["groups"]) == {"prepare", "train", "extractors", "alignment", *STUDIES}
+    assert 0 < sum(timing["stages"].values()) <= timing["total_seconds"] + 1
 
 
 def test_second_repro_does_nothing(reproduced):
