@@ -1,8 +1,6 @@
 """The whole study, end to end: `dvc repro` at the smoke scale in a temporary copy of the repository."""
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,17 +8,11 @@ import yaml
 
 from copyscope.__main__ import STUDIES
 from copyscope.paths import repo_root
-from copyscope.repro_timing import copy_checkout, timed_repro
-
-BIN = Path(sys.executable).parent
-
-
-def _env(root):
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COPYSCOPE_ROOT": str(root)}
+from copyscope.repro_timing import copy_checkout, study_environment, timed_repro
 
 
 def _run(args, cwd, **kwargs):
-    result = subprocess.run(args, cwd=cwd, env=_env(cwd), capture_output=True, text=True, **kwargs)
+    result = subprocess.run(args, cwd=cwd, env=study_environment(cwd), capture_output=True, text=True, **kwargs)
     if result.returncode:
         pytest.fail(f"{' '.join(args)} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
@@ -30,7 +22,7 @@ def _run(args, cwd, **kwargs):
 def reproduced(tmp_path_factory):
     """`dvc repro` at the smoke scale, timed per stage, in a committed copy of this checkout."""
     root = copy_checkout(repo_root(), tmp_path_factory.mktemp("study"), "smoke")
-    return root, timed_repro(root, env=_env(root))
+    return root, timed_repro(root)
 
 
 def _declared_outputs(root: Path, study: str) -> set[str]:

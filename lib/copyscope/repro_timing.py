@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import re
 import shutil
 import subprocess
@@ -42,9 +42,17 @@ def stage_group(stage: str) -> str:
     return stage.split("@")[0]
 
 
-def timed_repro(root: Path, env: dict[str, str] | None = None) -> dict:
+def study_environment(root: Path) -> dict[str, str]:
+    """The environment a stage in `root` needs: this Python's tools (dvc, papermill) first on PATH, and
+    COPYSCOPE_ROOT pointing at `root`, not at whichever checkout the caller's environment names."""
+    tools = Path(sys.executable).parent
+    return {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}", "COPYSCOPE_ROOT": str(root)}
+
+
+def timed_repro(root: Path) -> dict:
     """Run `dvc repro` in `root`, echoing its output, and time each stage from its 'Running stage' line to the
     next one (or the end). Raises CalledProcessError if the pipeline fails."""
+    env = study_environment(root)
     start = time.perf_counter()
     marks: list[tuple[str, float]] = []
     with subprocess.Popen(["dvc", "repro"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
