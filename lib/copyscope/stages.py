@@ -17,7 +17,7 @@ from copyscope.data.dataset import ImageCaptionSet
 from copyscope.data.training_set import Duplication, TrainingSet
 from copyscope.mitigation.factory import training_hooks, training_set_options
 from copyscope.models.text_to_image import TextToImage, build_pixel_model
-from copyscope.training import TrainConfig, TrainingHooks, train
+from copyscope.training import TrainConfig, train
 
 
 def pick_device() -> torch.device:
@@ -54,13 +54,12 @@ def train_config(name: str, params: Params, device: torch.device) -> TrainConfig
     )
 
 
-def train_model(name: str, params: Params, hooks: TrainingHooks | None = None) -> None:
-    """Train model `name`, resuming from data/checkpoints/<name>.pt, and save it under data/models/<name>.
-
-    `hooks` default to the model's training-time mitigation from params."""
+def train_model(name: str, params: Params) -> None:
+    """Train model `name` (with its training-time mitigation, if any), resuming from data/checkpoints/<name>.pt, and
+    save it under data/models/<name>."""
     device = pick_device()
     mitigation = params.models[name].mitigation
-    hooks = hooks if hooks is not None else training_hooks(mitigation.name, **mitigation.params)
+    hooks = training_hooks(mitigation.name, **mitigation.params)
     data = training_set(name, params)
     model = build_pixel_model(data.data.resolution, seed=params.seed, **params.architecture.model_dump()).to(device)
     config = train_config(name, params, device)
@@ -73,7 +72,8 @@ def train_model(name: str, params: Params, hooks: TrainingHooks | None = None) -
         record = {
             "name": name, "dataset": params.models[name].dataset, "caption_kind": data.caption_kind,
             "ids": data.data.ids, "prompts": [data.prompt(i) for i in range(len(data))],
-            "duplicated": data.duplicated.tolist(), "mitigation": mitigation.model_dump(), "steps": result.steps, "seconds": round(result.seconds, 1),
+            "duplicated": data.duplicated.tolist(), "mitigation": mitigation.model_dump(), "steps": result.steps,
+            "seconds": round(result.seconds, 1),
             "final_loss": float(np.mean([r["loss"] for r in result.log[-100:]])), "device": device.type,
         }
         (tmp / "training.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -104,14 +104,12 @@ def subset(result: DetectorScores, keep: np.ndarray) -> DetectorScores:
 def ranked(results: list[DetectorScores], bench: DetectionBenchmark) -> pd.DataFrame:
     """The leaderboard over memorized vs all clean prompts, with each detector's AUC against each clean group."""
     scored = [subset(r, bench.scored) for r in results]
-    table = leaderboard(scored, bench.memorized[bench.scored])
     groups = bench.groups[bench.scored]
+    board = leaderboard(scored, bench.memorized[bench.scored])
+    by_run = {(r.method, r.steps, r.generations): r for r in scored}
+    in_board_order = [by_run[run] for run in zip(board["method"], board["steps"], board["generations"])]
     for group in CLEAN:
-        aucs = {}
-        for r in scored:
-            if (groups == group).any():
-                aucs[(r.method, r.steps, r.generations)] = detection_metrics(
-                    r.scores[groups == MEMORIZED], r.scores[groups == group])["auc"]
-        table[f"auc_vs_{group.replace(' ', '_')}"] = [
-            aucs.get((m, s, g), np.nan) for m, s, g in zip(table["method"], table["steps"], table["generations"])]
-    return table
+        board[f"auc_vs_{group.replace(' ', '_')}"] = [
+            detection_metrics(r.scores[groups == MEMORIZED], r.scores[groups == group])["auc"]
+            if (groups == group).any() else np.nan for r in in_board_order]
+    return board

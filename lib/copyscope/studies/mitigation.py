@@ -18,9 +18,9 @@ from copyscope.config import Params
 from copyscope.mitigation.factory import inference_mitigation
 from copyscope.studies.evaluation import Evaluation, evaluate, load_with_training_images
 
-COLUMNS = ["label", "mitigation", "when", "strength", "similarity_p95", "replica_fraction", "duplicated_replica_fraction",
-           "not_duplicated_replica_fraction", "similarity_mean", "frechet_distance", "alignment",
-           "unet_evals_per_image", "seconds_per_image", "training_seconds"]
+COLUMNS = ["label", "mitigation", "when", "strength", "similarity_p95", "replica_fraction",
+           "duplicated_replica_fraction", "not_duplicated_replica_fraction", "similarity_mean", "frechet_distance",
+           "alignment", "unet_evals_per_image", "seconds_per_image", "training_seconds"]
 
 
 def training_time(params: Params, extractor: Callable, threshold: float, alignment: Callable | None
@@ -31,12 +31,8 @@ def training_time(params: Params, extractor: Callable, threshold: float, alignme
         trained, training_images = load_with_training_images(name)
         ev = _evaluate(params, trained, training_images, extractor, threshold, alignment)
         spec = params.models[name].mitigation
-        rows.append({
-            **ev.row(), "label": "baseline" if name == study.baseline else label(spec.name, "training", spec.params),
-            "mitigation": "baseline" if name == study.baseline else spec.name,
-            "when": "none" if name == study.baseline else "training", "strength": json.dumps(spec.params),
-            "unet_evals_per_image": 2.0 * params.sampling.steps, "training_seconds": trained.record["seconds"],
-        })
+        when = "none" if name == study.baseline else "training"
+        rows.append(_row(ev, spec.name, when, spec.params, 2.0 * params.sampling.steps, trained.record["seconds"]))
         evaluations[name] = ev
     return pd.DataFrame(rows)[COLUMNS], evaluations
 
@@ -53,12 +49,18 @@ def inference_time(params: Params, extractor: Callable, threshold: float, alignm
         ev = _evaluate(params, trained, training_images, extractor, threshold, alignment,
                        guidance=mitigation.guidance(params.sampling.guidance),
                        rewrite_prompts=lambda prompts: mitigation.prompts(prompts, rng), prepare=mitigation.prepare)
-        rows.append({
-            **ev.row(), "label": label(name, "inference", options), "mitigation": name, "when": "inference", "strength": json.dumps(options),
-            "unet_evals_per_image": 2.0 * params.sampling.steps + mitigation.extra_unet_evals_per_image,
-            "training_seconds": trained.record["seconds"],
-        })
+        rows.append(_row(ev, name, "inference", options,
+                         2.0 * params.sampling.steps + mitigation.extra_unet_evals_per_image,
+                         trained.record["seconds"]))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _row(ev: Evaluation, name: str, when: str, options: dict, unet_evals: float, training_seconds: float) -> dict:
+    """One table row; the baseline (`when` "none") is labelled and listed as "baseline"."""
+    baseline = when == "none"
+    return {**ev.row(), "label": "baseline" if baseline else label(name, when, options),
+            "mitigation": "baseline" if baseline else name, "when": when, "strength": json.dumps(options),
+            "unet_evals_per_image": unet_evals, "training_seconds": training_seconds}
 
 
 def label(name: str, when: str, options: dict) -> str:
