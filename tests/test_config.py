@@ -3,7 +3,7 @@ import copy
 import pytest
 import yaml
 
-from copyscope import config
+from copyscope import config, validation
 from copyscope.paths import params_file
 
 RAW = yaml.safe_load(params_file().read_text())
@@ -13,8 +13,8 @@ def test_every_scale_of_the_committed_params_is_valid():
     for scale in RAW["scales"]:
         params = config.resolve(RAW, scale)
         assert params.scale == scale
-        for model in params.models:
-            params.training_for(model)
+        for spec in params.models.values():
+            assert spec.training.steps >= 1
 
 
 def test_scale_overrides_merge_into_the_defaults():
@@ -60,8 +60,8 @@ def test_model_training_overrides_apply_to_that_model_only():
     raw = copy.deepcopy(RAW)
     raw["models"]["other"] = {**raw["models"]["cond-instance"], "training": {"steps": 3}}
     params = config.resolve(raw, "default")
-    assert params.training_for("other").steps == 3
-    assert params.training_for("cond-instance").steps == params.training.steps
+    assert params.models["other"].training.steps == 3
+    assert params.models["cond-instance"].training.steps == params.training.steps
 
 
 def test_yaml_anchors_give_mitigation_models_the_baseline_data():
@@ -73,16 +73,37 @@ def test_yaml_anchors_give_mitigation_models_the_baseline_data():
         assert spec.model_dump(exclude={"mitigation"}) == baseline.model_dump(exclude={"mitigation"})
 
 
-def test_deep_validation_builds_mitigations_and_shallow_skips_it():
+def test_deep_validation_builds_mitigations_and_the_schema_alone_does_not():
     raw = copy.deepcopy(RAW)
     raw["models"]["mit-gn"]["mitigation"]["params"] = {"sigma": 0.1}
-    with pytest.raises(config.ConfigError, match="unknown parameter"):
-        config.resolve(raw, "default")
-    assert config.resolve(raw, "default", deep=False).models["mit-gn"].mitigation.params == {"sigma": 0.1}
+    params = config.resolve(raw, "default")
+    assert params.models["mit-gn"].mitigation.params == {"sigma": 0.1}
+    with pytest.raises(config.ConfigError, match="models.mit-gn.mitigation: .*unknown parameter"):
+        validation.check(params)
+    raw = copy.deepcopy(RAW)
+    raw["mitigation"]["inference"]["nope"] = {}
+    with pytest.raises(config.ConfigError, match="mitigation.inference.nope: unknown inference-time mitigation"):
+        validation.check(config.resolve(raw, "default"))
+    raw = copy.deepcopy(RAW)
+    raw["extractors"]["candidates"] = ["pixel", "sscd_disk_mixup"]
+    with pytest.raises(config.ConfigError, match="unknown extractor.*'sscd_disk_mixup'"):
+        validation.check(config.resolve(raw, "default"))
     raw = copy.deepcopy(RAW)
     raw["mitigation"]["inference"]["rt"] = {"n_tokens": [1], "p": [0.5]}
     with pytest.raises(config.ConfigError, match="sweep one parameter"):
-        config.resolve(raw, "default", deep=False)
+        config.resolve(raw, "default")
+
+
+def test_an_error_in_a_models_own_training_override_names_its_path_once():
+    raw = copy.deepcopy(RAW)
+    raw["models"]["detect"]["training"] = {"steps": "many"}
+    with pytest.raises(config.ConfigError, match=r"models\.detect\.training\.steps: Input should be a valid"):
+        config.resolve(raw, "default")
+    raw = copy.deepcopy(RAW)
+    raw["training"]["lr"] = 5
+    with pytest.raises(config.ConfigError) as err:
+        config.resolve(raw, "default")
+    assert str(err.value).count("lr") == 1  # the shared section's error, not once more per model
 
 
 def test_inference_sweeps_expand_to_one_point_per_value():

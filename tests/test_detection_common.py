@@ -6,7 +6,6 @@ import torch
 
 from copyscope.detection.common import (
     DetectorScores,
-    conditional_magnitude,
     prompt_batches,
     sampling_timesteps,
     seconds_since,
@@ -49,8 +48,6 @@ def test_small_helpers(model):
     assert sampling_timesteps(model, 4).tolist() == [999, 749, 499, 249]
     with pytest.raises(ValueError, match="steps"):
         sampling_timesteps(model, 0)
-    eps_u, eps_c = torch.zeros(2, 1, 2, 2), torch.tensor([3.0, 4.0, 0.0, 0.0]).reshape(1, 1, 2, 2).repeat(2, 1, 1, 1)
-    assert conditional_magnitude(eps_u, eps_c).tolist() == [5.0, 5.0]
     assert 0 <= seconds_since(time.perf_counter(), model.device) < 1
     assert to_numpy(torch.tensor([1.5], dtype=torch.float16)).dtype == np.float64
     assert upcast(torch.ones(1, dtype=torch.float16)).dtype == torch.float32

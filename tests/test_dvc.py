@@ -1,56 +1,123 @@
-"""dvc.yaml agrees with params.yaml and the notebooks: every model a study reads, and every copyscope module its
-notebook imports, is a dependency of its stage."""
+"""dvc.yaml is correct by construction: every stage depends on exactly the copyscope modules it runs (the transitive
+closure of its entry point's imports, and its notebook's), on the models its study reads, and on its own values in
+data/stage_params.yaml."""
 import ast
 import json
+import re
+from pathlib import Path
 
 import pytest
 import yaml
 
 from copyscope import config
-from copyscope.__main__ import STUDIES
+from copyscope.config import STUDIES
 from copyscope.paths import repo_root
 
-STAGES = yaml.safe_load((repo_root() / "dvc.yaml").read_text())["stages"]
+ROOT = repo_root()
+LIB = ROOT / "lib"
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+COMMAND = re.compile(r"^python -m copyscope (\w+)(?: \$\{key\}| (\w+))?$")
+
+
+def module_file(dotted: str) -> Path | None:
+    """The file of a copyscope module or package, if it exists."""
+    base = LIB / dotted.replace(".", "/")
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def imported_modules(code: str, package: str = "copyscope") -> set[str]:
+    """Dotted copyscope modules imported anywhere in `code` (function-level imports too: they run when called)."""
+    found = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == package}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == package:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names if module_file(f"{node.module}.{a.name}")}
+    return found
+
+
+def closure(*entries: str) -> set[Path]:
+    """Every copyscope file that importing the `entries` executes: their own files, their packages' __init__, and
+    what those import, transitively (import cycles included)."""
+    files, todo, seen = set(), list(entries), set()
+    while todo:
+        dotted = todo.pop()
+        if dotted in seen:
+            continue
+        seen.add(dotted)
+        parts = dotted.split(".")
+        for path in {module_file(".".join(parts[:i])) for i in range(1, len(parts) + 1)} - {None} - files:
+            files.add(path)
+            todo += [m for m in imported_modules(path.read_text()) if module_file(m)]
+    return files
+
+
+def notebook_code(study: str) -> str:
+    notebook = json.loads((ROOT / "notebooks" / f"{study}.ipynb").read_text())
+    return "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+
+
+def stage_modules(name: str, stage: dict) -> set[Path]:
+    """The library files a stage runs: `python -m copyscope CMD` runs __main__ and copyscope.stages.CMD; a notebook
+    stage also runs everything its notebook imports."""
+    cmd = stage["do"]["cmd"] if "do" in stage else stage["cmd"]
+    match = COMMAND.match(cmd)
+    assert match, f"{name}: unexpected command {cmd!r}"
+    entries = ["copyscope.__main__", f"copyscope.stages.{match.group(1)}"]
+    if match.group(1) == "notebook":
+        entries += imported_modules(notebook_code(match.group(2)))
+    return closure(*entries)
+
+
+def covered(deps: list[str]) -> set[Path]:
+    """The .py files a stage's lib/ deps cover (a folder covers every module in it)."""
+    files = set()
+    for dep in deps:
+        path = ROOT / dep
+        if dep.startswith("lib/"):
+            assert path.exists(), f"dvc.yaml names {dep}, which does not exist"
+            files |= set(path.rglob("*.py")) if path.is_dir() else {path}
+    return files
+
+
+@pytest.mark.parametrize("name", sorted(DVC))
+def test_each_stage_depends_on_exactly_the_library_modules_it_runs(name):
+    stage = DVC[name]
+    deps = (stage["do"] if "do" in stage else stage).get("deps", [])
+    runs, declared = stage_modules(name, stage), covered(deps)
+    rel = lambda paths: sorted(str(p.relative_to(ROOT)) for p in paths)
+    assert not runs - declared, f"{name}: dvc.yaml deps lack {rel(runs - declared)}"
+    assert not declared - runs, f"{name}: dvc.yaml deps name modules the stage never imports: {rel(declared - runs)}"
+
+
+def test_the_closure_follows_function_level_and_package_imports():
+    files = {str(p.relative_to(LIB)) for p in closure("copyscope.stages.params")}
+    assert {"copyscope/__init__.py", "copyscope/stages/__init__.py", "copyscope/config.py",
+            "copyscope/stages/extractors.py"} <= files  # extractors: imported inside run()
+    assert "copyscope/studies/detection.py" not in files
 
 
 def test_each_study_stage_depends_on_exactly_the_models_its_params_name():
-    params = config.load("default", deep=False)
+    params = config.load("default")
     wanted = {study: set() for study in STUDIES}
     for key, model in params.study_models():
         wanted[key.split(".")[0]].add(f"data/models/{model}")
     for study in STUDIES:
-        deps = {d for d in STAGES[study]["deps"] if d.startswith("data/models/")}
+        deps = {d for d in DVC[study]["deps"] if d.startswith("data/models/")}
         assert deps == wanted[study], study
+        assert DVC[study]["cmd"] == f"python -m copyscope notebook {study}"
+        assert f"notebooks/{study}.ipynb" in DVC[study]["deps"]
 
 
-def test_each_study_stage_runs_its_notebook():
-    for study in STUDIES:
-        assert STAGES[study]["cmd"] == f"python -m copyscope notebook {study}"
-        assert f"notebooks/{study}.ipynb" in STAGES[study]["deps"]
-
-
-def _imported_library_paths(study: str) -> set[str]:
-    """lib/ paths of the copyscope modules the study's notebook imports directly (`from copyscope.x import y`: the
-    module y if it is one, else x)."""
-    notebook = json.loads((repo_root() / "notebooks" / f"{study}.ipynb").read_text())
-    code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
-    found = set()
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "copyscope":
-            for alias in node.names:
-                for dotted in (f"{node.module}.{alias.name}", node.module):
-                    path = "lib/" + dotted.replace(".", "/")
-                    existing = [p for p in (path, f"{path}.py") if (repo_root() / p).exists()]
-                    if existing:
-                        found.add(existing[0])
-                        break
-    return found
-
-
-@pytest.mark.parametrize("study", STUDIES)
-def test_each_study_stage_depends_on_the_library_modules_its_notebook_imports(study):
-    deps = [d for d in STAGES[study]["deps"] if d.startswith("lib/")]
-    imported = _imported_library_paths(study)
-    assert f"lib/copyscope/studies/{study}.py" in imported
-    missing = {p for p in imported if not any(p == d or p.startswith(f"{d}/") for d in deps)}
-    assert not missing, f"{study}: dvc.yaml deps lack {sorted(missing)}"
+def test_every_stage_reads_its_params_from_its_own_entry_of_the_stage_params():
+    for name, stage in DVC.items():
+        body = stage["do"] if "do" in stage else stage
+        if name == "params":
+            assert "params" not in body and "params.yaml" in body["deps"]
+            continue
+        entry = f"{name}.${{key}}" if "do" in stage else name
+        assert body["params"] == [{"data/stage_params.yaml": [entry]}], name

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from copyscope.embed.base import Extractor, ResizeNormalize, check_images, default_device
+from copyscope.embed.base import Extractor, ResizeNormalize, check_images
 from copyscope.embed.pixel import PixelExtractor
 from copyscope.embed.registry import EXTRACTORS, get_extractor
 from copyscope.embed.similarity import dot_similarity, split_product_similarity
@@ -30,10 +30,6 @@ def test_split_product_takes_the_best_matching_chunk():
     assert np.allclose(split_product_similarity(a, c, 4), [[1.0]])  # token 3: (0,3) and (0,3)
     with pytest.raises(ValueError, match="equal chunks"):
         split_product_similarity(a, c, 3)
-
-
-def test_default_device_is_cuda_when_available():
-    assert default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_bad_images_are_named():

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from copyscope.conditional_noise import first_sampling_timestep, magnitude_at
 from copyscope.mitigation.embedding_noise import EmbeddingNoise, PromptEmbeddingNoise
 from copyscope.mitigation.embedding_optimisation import EmbeddingOptimisation
-from copyscope.mitigation.magnitude import conditional_magnitude, first_sampling_timestep
 from copyscope.sampling import initial_noise
 
 PROMPTS = ["a red circle", "a blue square at the top", "a green striped triangle", "zorvekka"]
@@ -43,11 +43,11 @@ def test_inference_noise_touches_only_the_conditional_branch_and_ignores_batchin
 def test_embedding_optimisation_meets_the_per_image_target_or_uses_every_iteration(model):
     cond, uncond, x = _inputs(model)
     t = first_sampling_timestep(model)
-    before = conditional_magnitude(model, x, t, cond, uncond).detach()
+    before = magnitude_at(model, x, t, cond, uncond).detach()
     target = float(before.median())
     optimisation = EmbeddingOptimisation(target=target, max_iters=3)
     optimised, same_uncond, same_x = optimisation(model, PROMPTS, cond, uncond, x)
-    after = conditional_magnitude(model, x, t, optimised, uncond).detach()
+    after = magnitude_at(model, x, t, optimised, uncond).detach()
     evaluations = torch.tensor(optimisation.unet_evaluations) - 1  # one cached unconditional pass per image
     assert same_uncond is uncond and same_x is x
     for i in range(4):

@@ -13,7 +13,8 @@ from copyscope.mitigation.guidance_transition import DynamicTransition, StaticTr
 from copyscope.mitigation.initial_noise import InitialNoiseAdjustment
 from copyscope.mitigation.magnitude_filter import MagnitudeFilter
 from copyscope.sampling import generate
-from copyscope.training import TrainConfig, TrainingHooks, train
+from copyscope.config import Training
+from copyscope.training import TrainingHooks, train
 from tests.conftest import tiny_model
 
 PROMPTS = ["a red circle", "a blue square at the top"]
@@ -87,7 +88,7 @@ def test_every_inference_mitigation_plugs_into_generate_changes_generations_and_
 
 
 def test_training_filter_drops_samples_in_a_real_run(tmp_path, shapes):
-    config = TrainConfig(steps=1, batch_size=4, lr=1e-3, warmup_steps=0, p_uncond=0.0)
+    config = Training(steps=1, batch_size=4, lr=1e-3, warmup_steps=0, p_uncond=0.0)
     hooks = training_hooks("filter", threshold=1e-9)  # every captioned sample pulls harder than this
     log = train(tiny_model(), TrainingSet(shapes, "instance"), config, tmp_path / "a.pt", hooks=hooks).log
     assert [r["kept"] for r in log] == [0.0] and [r["loss"] for r in log] == [0.0]

@@ -1,12 +1,13 @@
 """The whole study, end to end: `dvc repro` at the smoke scale in a temporary copy of the repository."""
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from copyscope.__main__ import STUDIES
+from copyscope.config import STUDIES
 from copyscope.paths import repo_root
 from copyscope.repro_timing import copy_checkout, study_environment, timed_repro
 
@@ -63,7 +64,7 @@ def test_timing_covers_every_stage_once(reproduced):
     root, timing = reproduced
     stages = set(_run(["dvc", "stage", "list", "--name-only"], root).stdout.split())
     assert set(timing["stages"]) == stages and "train@detect" in stages
-    assert set(timing["groups"]) == {"prepare", "train", "extractors", "alignment", *STUDIES}
+    assert set(timing["groups"]) == {"params", "prepare", "train", "extractors", "alignment", *STUDIES}
     assert 0 < sum(timing["stages"].values()) <= timing["total_seconds"] + 1
 
 
@@ -71,6 +72,35 @@ def test_second_repro_does_nothing(reproduced):
     root, _ = reproduced
     out = _run(["dvc", "repro"], root).stdout
     assert "up to date" in out and "Running stage" not in out
+
+
+def _flagged(root: Path) -> set[str]:
+    """The stages `dvc status` says would rerun."""
+    return set(re.findall(r"(?m)^([\w@.-]+):$", _run(["dvc", "status"], root).stdout))
+
+
+@pytest.mark.parametrize("override, changed, rerun", [
+    ("      shapes-2: {n_train: 16}", "      shapes-2: {n_train: 12}", {"train@shapes-2", "replication"}),
+    ("      detect: {n_train: 64,", "      detect: {n_train: 48,", {"train@detect", "detection"}),
+    ("    training: {steps: 12, batch_size: 8,", "    training: {steps: 12, batch_size: 4,",
+     {f"train@{m}" for m in yaml.safe_load((repo_root() / "params.yaml").read_text())["models"]}
+     | {"conditioning", "mitigation", "replication", "detection"}),
+    ("      mit-rt: {n_train: 64,", "      mit-rt: {n_train: 32,", set()),  # a gpu override: not read at smoke
+])
+def test_one_override_reruns_only_its_model_and_the_studies_that_read_it(reproduced, override, changed, rerun):
+    root, _ = reproduced
+    params = root / "params.yaml"
+    original = params.read_text()
+    edited = original.replace(override, changed, 1)
+    assert edited != original
+    try:
+        params.write_text(edited)
+        _run(["dvc", "repro", "params"], root)
+        assert _flagged(root) == rerun
+    finally:
+        params.write_text(original)
+        _run(["dvc", "repro", "params"], root)
+    assert _flagged(root) == set()
 
 
 def test_dvc_metrics_and_plots_commands_work(reproduced):

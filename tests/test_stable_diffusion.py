@@ -1,4 +1,6 @@
 """The Stable Diffusion loader, on a tiny randomly initialised pipeline saved in the real diffusers layout."""
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -57,3 +59,29 @@ def test_missing_weights_say_what_to_download_and_where(monkeypatch, tmp_path):
     message = str(err.value)
     assert "CompVis/stable-diffusion-v1-4" in message and "hf download" in message
     assert str(tmp_path / "downloads" / "sd-v1-4") in message
+
+
+def test_a_missing_folder_is_named_as_missing(tmp_path):
+    for source in (tmp_path / "nowhere", f"{tmp_path}/nowhere", "./nowhere/sd"):
+        with pytest.raises(MissingWeights, match="does not exist") as err:
+            load_stable_diffusion(source)
+        assert "nowhere" in str(err.value) and "diffusers-format pipeline folder" in str(err.value)
+
+
+def test_an_empty_folder_is_named_with_everything_it_lacks(tmp_path):
+    with pytest.raises(MissingWeights) as err:
+        load_stable_diffusion(tmp_path)
+    message = str(err.value)
+    assert f"{tmp_path} lacks model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/;" in message
+    assert f"hf download CompVis/stable-diffusion-v1-4 --local-dir {tmp_path}" in message
+
+
+def test_a_folder_missing_a_component_names_that_component(tiny_sd, tmp_path):
+    folder = tmp_path / "partial"
+    shutil.copytree(tiny_sd, folder)
+    shutil.rmtree(folder / "text_encoder")
+    with pytest.raises(MissingWeights) as err:
+        load_stable_diffusion(folder)
+    message = str(err.value)
+    assert f"{folder} lacks text_encoder/;" in message and "diffusers-format pipeline folder" in message
+    assert "model_index.json" not in message.split(";")[0]

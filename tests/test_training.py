@@ -2,10 +2,12 @@ import numpy as np
 import torch
 
 from copyscope.data.training_set import TrainingSet
-from copyscope.training import TrainConfig, TrainingHooks, train
+from copyscope.config import Training
+from copyscope.training import TrainingHooks, train
 from tests.conftest import tiny_model
 
-CONFIG = TrainConfig(steps=12, batch_size=4, lr=3e-3, warmup_steps=2, checkpoint_every=5, seed=3)
+CONFIG = Training(steps=12, batch_size=4, lr=3e-3, warmup_steps=2, checkpoint_every=5)
+SEED = 3
 
 
 def _weights(model):
@@ -15,26 +17,26 @@ def _weights(model):
 def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path, shapes):
     data = TrainingSet(shapes, "instance")
     straight = tiny_model()
-    train(straight, data, CONFIG, tmp_path / "a.pt", fingerprint="f")
+    train(straight, data, CONFIG, tmp_path / "a.pt", SEED, fingerprint="f")
     killed = tiny_model()
-    result = train(killed, data, CONFIG, tmp_path / "b.pt", fingerprint="f", stop_after=7)
+    result = train(killed, data, CONFIG, tmp_path / "b.pt", SEED, fingerprint="f", stop_after=7)
     assert result.steps == 7
     resumed = tiny_model()  # a fresh process: weights come from the checkpoint only
-    train(resumed, data, CONFIG, tmp_path / "b.pt", fingerprint="f")
+    train(resumed, data, CONFIG, tmp_path / "b.pt", SEED, fingerprint="f")
     assert torch.allclose(_weights(straight), _weights(resumed), atol=1e-6)
 
 
 def test_checkpoint_of_another_configuration_is_ignored(tmp_path, shapes, capsys):
     data = TrainingSet(shapes, "instance")
-    train(tiny_model(), data, CONFIG, tmp_path / "c.pt", fingerprint="old", stop_after=5)
-    result = train(tiny_model(), data, CONFIG, tmp_path / "c.pt", fingerprint="new")
+    train(tiny_model(), data, CONFIG, tmp_path / "c.pt", SEED, fingerprint="old", stop_after=5)
+    result = train(tiny_model(), data, CONFIG, tmp_path / "c.pt", SEED, fingerprint="new")
     assert "another configuration" in capsys.readouterr().out
     assert [r["step"] for r in result.log] == list(range(1, 13))
 
 
 def test_loss_falls_when_fitting_a_few_images(tmp_path, shapes):
     data = TrainingSet(shapes.subset(range(4)), "instance")
-    config = TrainConfig(steps=150, batch_size=8, lr=3e-3, warmup_steps=10, checkpoint_every=1000)
+    config = Training(steps=150, batch_size=8, lr=3e-3, warmup_steps=10, checkpoint_every=1000)
     log = train(tiny_model(), data, config, tmp_path / "d.pt").log
     assert np.mean([r["loss"] for r in log[-20:]]) < 0.6 * np.mean([r["loss"] for r in log[:20]])
 
@@ -54,7 +56,7 @@ def test_hooks_see_captions_embeddings_and_can_drop_samples(tmp_path, shapes):
         return torch.arange(len(t)) % 2 == 0
 
     hooks = TrainingHooks(captions=captions, embeddings=embeddings, keep=keep)
-    config = TrainConfig(steps=2, batch_size=4, lr=1e-3, warmup_steps=0, p_uncond=0.0)
+    config = Training(steps=2, batch_size=4, lr=1e-3, warmup_steps=0, p_uncond=0.0)
     log = train(tiny_model(), TrainingSet(shapes, "instance"), config, tmp_path / "e.pt", hooks=hooks).log
     assert len(seen["captions"]) == 4 and seen["embedding_shape"] == (4, 16, 16)
     assert all(r["kept"] == 0.5 for r in log)
@@ -63,6 +65,6 @@ def test_hooks_see_captions_embeddings_and_can_drop_samples(tmp_path, shapes):
 def test_frozen_text_encoder_does_not_change(tmp_path, shapes):
     model = tiny_model()
     before = [p.clone() for p in model.text_encoder.parameters()]
-    config = TrainConfig(steps=3, batch_size=4, lr=1e-2, warmup_steps=0, train_text_encoder=False)
+    config = Training(steps=3, batch_size=4, lr=1e-2, warmup_steps=0, train_text_encoder=False)
     train(model, TrainingSet(shapes, "instance"), config, tmp_path / "f.pt")
     assert all(torch.equal(a, b) for a, b in zip(before, model.text_encoder.parameters()))

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from copyscope.data.training_set import FIXED_CAPTION, Duplication, TrainingSet
+from copyscope.config import Duplication
+from copyscope.data.training_set import FIXED_CAPTION, TrainingSet
 from copyscope.models.tokenizer import word_tokens
 
 
@@ -33,13 +34,13 @@ def test_duplicated_fraction_is_upweighted_by_factor(shapes):
 
 
 def test_image_caption_duplication_keeps_one_caption(shapes):
-    data = TrainingSet(shapes, "instance", Duplication(0.25, 5, "image_caption"))
+    data = TrainingSet(shapes, "instance", Duplication(fraction=0.25, factor=5, mode="image_caption"))
     i = int(np.flatnonzero(data.duplicated)[0])
     assert data.candidates[i] == [shapes.captions[i][0]]
 
 
 def test_image_only_duplication_draws_among_the_images_captions(shapes):
-    data = TrainingSet(shapes, "instance", Duplication(0.25, 5, "image"))
+    data = TrainingSet(shapes, "instance", Duplication(fraction=0.25, factor=5, mode="image"))
     dup, single = int(np.flatnonzero(data.duplicated)[0]), int(np.flatnonzero(~data.duplicated)[0])
     assert data.candidates[dup] == shapes.captions[dup] and data.candidates[single] == [shapes.captions[single][0]]
     rng = np.random.default_rng(1)
@@ -53,7 +54,7 @@ def test_multiple_captions_for_every_image(shapes):
 
 
 def test_draw_is_reproducible(shapes):
-    data = TrainingSet(shapes, "instance", Duplication(0.1, 3))
+    data = TrainingSet(shapes, "instance", Duplication(fraction=0.1, factor=3))
     a = data.draw(np.random.default_rng(7), 16)
     b = data.draw(np.random.default_rng(7), 16)
     assert np.array_equal(a[0], b[0]) and a[1] == b[1]

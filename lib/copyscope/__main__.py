@@ -1,51 +1,63 @@
-"""The pipeline's stage commands (params.yaml is validated before any work starts):
+"""The pipeline's stage commands, one module each under `copyscope.stages` (params.yaml is validated before any
+work starts):
 
+  python -m copyscope params              validate params.yaml deeply; write each stage's values
   python -m copyscope prepare DATASET     build a dataset under data/datasets/
   python -m copyscope train MODEL         train a model under data/models/ (resumes from data/checkpoints/)
   python -m copyscope extractors          train the copy detector, rank extractors, calibrate the threshold
   python -m copyscope alignment           train the small CLIP that scores text-image alignment
   python -m copyscope notebook STUDY      execute notebooks/STUDY.ipynb with papermill into data/executed/
+
+Bad input (a params key, a data file, missing downloads or stage outputs) prints one line and exits with code 2;
+COPYSCOPE_DEBUG=1 shows the traceback instead.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 
 from copyscope import config
+from copyscope.errors import UserError
 
-STUDIES = ("replication", "conditioning", "mitigation", "detection")
+COMMANDS = ("params", "prepare", "train", "extractors", "alignment", "notebook")
+NAMED = {"prepare": "datasets", "train": "models", "notebook": "studies"}
+
+
+def known_names(command: str, params: config.Params) -> list[str]:
+    """The names a command accepts (datasets, models or studies), or [] for commands that take none."""
+    kind = NAMED.get(command)
+    return [] if kind is None else sorted(config.STUDIES if kind == "studies" else getattr(params, kind))
+
+
+def run(command: str, name: str | None, scale: str | None) -> None:
+    """Validate params, check the name, then run the stage module `copyscope.stages.<command>` (imported only now:
+    each stage's process imports what that stage needs, no more)."""
+    params = config.load(scale)  # the schema; stages that build things validate deeply before any work
+    names = known_names(command, params)
+    if names and name not in names:
+        raise config.ConfigError(f"{command}: unknown name {name!r}; known: {', '.join(names)}")
+    if not names and name is not None:
+        raise config.ConfigError(f"{command} takes no name, got {name!r}")
+    stage = importlib.import_module(f"copyscope.stages.{command}")
+    stage.run(*([name] if names else []), params)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m copyscope", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("prepare", "train", "extractors", "alignment", "notebook"))
+    parser.add_argument("command", choices=COMMANDS)
     parser.add_argument("name", nargs="?", help="the dataset, model or study")
     parser.add_argument("--scale", help="override params.yaml's `scale`")
     args = parser.parse_args(argv)
     try:
-        params = config.load(args.scale, deep=False)  # each command builds what it uses before any work
-        known = {"prepare": params.datasets, "train": params.models, "notebook": STUDIES}.get(args.command)
-        if known is not None and args.name not in known:
-            raise config.ConfigError(f"{args.command}: unknown name {args.name!r}; known: {sorted(known)}")
-    except config.ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
+        run(args.command, args.name, args.scale)
+    except UserError as err:
+        if os.environ.get("COPYSCOPE_DEBUG") == "1":
+            raise
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
-    if args.command == "prepare":
-        from copyscope.data.prepare import prepare_dataset
-        prepare_dataset(args.name, params)
-    elif args.command == "train":
-        from copyscope.stages import train_model
-        train_model(args.name, params)
-    elif args.command == "extractors":
-        from copyscope import calibration
-        calibration.run(params)
-    elif args.command == "alignment":
-        from copyscope.alignment import stage
-        stage.run(params)
-    else:
-        from copyscope.notebook import run_study_notebook
-        run_study_notebook(args.name, params)
     return 0
 
 

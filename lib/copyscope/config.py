@@ -11,19 +11,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from copyscope.errors import UserError
 from copyscope.paths import params_file
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """params.yaml asks for something invalid; the message says which key and why."""
-
-
-def shallow(info: ValidationInfo) -> bool:
-    """Validation without building the objects params describe (mitigations, extractors, the alignment CLIP): the
-    stage commands validate shallowly, since building them imports torch, and build what they use before any work."""
-    return bool((info.context or {}).get("shallow"))
 
 
 class Strict(BaseModel):
@@ -84,7 +79,9 @@ class Training(Strict):
     compile: Literal["auto", True, False] = "auto"
 
 
-class DuplicationSpec(Strict):
+class Duplication(Strict):
+    """Up-weight `fraction` of the training images by `factor`: image and caption together, or the image alone."""
+
     fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
     factor: Annotated[int, Field(ge=1)] = 1
     mode: Literal["image_caption", "image"] = "image_caption"
@@ -94,16 +91,7 @@ class MitigationSpec(Strict):
     """A training-time mitigation: its name in `copyscope.mitigation.factory.TRAINING` and its parameters."""
 
     name: str
-    params: dict = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _buildable(self, info: ValidationInfo) -> "MitigationSpec":
-        if shallow(info) or (self.name == "none" and not self.params):
-            return self
-        from copyscope.mitigation.factory import training_hooks
-
-        training_hooks(self.name, **self.params)
-        return self
+    params: dict = Field(default_factory=dict)  # checked against the mitigation's class by copyscope.validation
 
 
 class ModelSpec(Strict):
@@ -114,9 +102,9 @@ class ModelSpec(Strict):
     n_train: Annotated[int, Field(ge=2)] | None = None
     captions: Literal["unconditional", "none", "class", "instance", "random"]
     multiple_captions: bool = False
-    duplication: DuplicationSpec = DuplicationSpec()
+    duplication: Duplication = Duplication()
     mitigation: MitigationSpec = MitigationSpec(name="none")
-    training: dict = Field(default_factory=dict)
+    training: Training  # the shared `training` section with the model's own overrides merged in
 
 
 class Sampling(Strict):
@@ -133,12 +121,69 @@ class CopyBenchmarkSpec(Strict):
     beta: Annotated[float, Field(gt=0)] = 1.0
 
 
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class CopyDetectorConfig(Strict):
+    """The self-trained copy detector (`copyscope.embed.copy_detector`): network size and contrastive training.
+    `image_size` and `seed` are set by the extractors stage from the held-out data and params' `seed`."""
+
+    steps: PositiveInt = 400
+    batch_size: Annotated[int, Field(ge=2)] = 128  # in-batch negatives need at least two images
+    lr: Annotated[float, Field(gt=0)] = 2e-3
+    weight_decay: Annotated[float, Field(ge=0)] = 1e-4
+    warmup_steps: Annotated[int, Field(ge=0)] = 30
+    dim: PositiveInt = 64  # descriptor size
+    width: PositiveInt = 16  # channels of the stem; doubled at each of three stride-2 stages
+    temperature: Annotated[float, Field(gt=0)] = 0.1
+    koleo_weight: Annotated[float, Field(ge=0)] = 1.0
+    image_size: Annotated[int, Field(ge=8, multiple_of=8)] = 16  # three stride-2 stages
+    crop_scale: tuple[float, float] = (0.5, 1.0)  # area fraction of the random resized crop
+    max_rotation: float = 10.0  # degrees
+    p_cutmix: Annotated[float, Field(ge=0, le=1)] = 0.25
+    p_segmix: Annotated[float, Field(ge=0, le=1)] = 0.25  # only where masks are given and a masked object shows
+    seed: int = 0
+
+
+class AlignmentConfig(Strict):
+    """The alignment stage's small CLIP (`copyscope.alignment.model`): a ViT image tower and a causal text
+    transformer over CLIP's BPE vocabulary, and its training. `image_size` and `seed` are set by the stage.
+    `mean`/`std` None: OpenAI CLIP's normalisation."""
+
+    image_size: PositiveInt = 16
+    patch_size: PositiveInt = 4
+    vision_width: PositiveInt = 64
+    vision_layers: PositiveInt = 2
+    vision_head_width: PositiveInt = 32
+    text_width: PositiveInt = 64
+    text_layers: PositiveInt = 2
+    text_heads: PositiveInt = 4
+    context_length: Annotated[int, Field(ge=3)] = 40  # longest caption: 36 BPE tokens + start and end
+    embed_dim: PositiveInt = 64
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    steps: PositiveInt = 400
+    batch_size: PositiveInt = 128
+    lr: Annotated[float, Field(gt=0)] = 2e-3
+    warmup_steps: Annotated[int, Field(ge=0)] = 40
+    weight_decay: Annotated[float, Field(ge=0)] = 0.1
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _divisible(self) -> "AlignmentConfig":
+        for whole, part in (("image_size", "patch_size"), ("vision_width", "vision_head_width"),
+                            ("text_width", "text_heads")):
+            if getattr(self, whole) % getattr(self, part):
+                raise ValueError(f"{whole} {getattr(self, whole)} is not a multiple of {part} {getattr(self, part)}")
+        return self
+
+
 class Extractors(Strict):
     """The extractor stage: copy-detector training and the copy benchmark, on a held-out dataset."""
 
     dataset: str
     n_train: Annotated[int, Field(ge=2)]
-    copy_detector: dict = Field(default_factory=dict)  # CopyDetectorConfig fields
+    copy_detector: CopyDetectorConfig = CopyDetectorConfig()
     benchmark: CopyBenchmarkSpec
     precision: Annotated[float, Field(gt=0, le=1)] = 0.95
     candidates: list[str] = Field(min_length=1)
@@ -146,38 +191,21 @@ class Extractors(Strict):
     fallback_threshold: Annotated[float, Field(gt=-1, lt=1)]
 
     @model_validator(mode="after")
-    def _known_names(self, info: ValidationInfo) -> "Extractors":
+    def _use_is_a_candidate(self) -> "Extractors":
         if self.use != "best" and self.use not in self.candidates:
             raise ValueError(f"use: {self.use!r} must be one of the candidates")
-        if shallow(info):
-            return self
-        from copyscope.embed.copy_detector import CopyDetectorConfig
-        from copyscope.embed.registry import EXTRACTORS
-
-        CopyDetectorConfig(**self.copy_detector)
-        for name in self.candidates:
-            if name not in EXTRACTORS:
-                raise ValueError(f"unknown extractor {name!r}; known: {sorted(EXTRACTORS)}")
         return self
 
 
 class AlignmentSpec(Strict):
-    """The alignment stage: a small CLIP trained on held-out procedural pairs (AlignmentConfig fields in `model`)."""
+    """The alignment stage: a small CLIP trained on held-out procedural pairs."""
 
     dataset: str
     n_train: Annotated[int, Field(ge=2)]
-    model: dict = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _buildable(self, info: ValidationInfo) -> "AlignmentSpec":
-        if shallow(info):
-            return self
-        from copyscope.alignment.model import AlignmentConfig
-
-        AlignmentConfig(**self.model)
-        return self
+    model: AlignmentConfig = AlignmentConfig()
 
 
+STUDIES = ("replication", "conditioning", "mitigation", "detection")
 Models = Annotated[list[str], Field(min_length=1)]
 
 
@@ -185,6 +213,10 @@ class ReplicationStudy(Strict):
     models: Models  # unconditional models on nested subsets of growing size
     n_generations: Annotated[int, Field(ge=1)]
     gallery: Annotated[int, Field(ge=1, le=64)] = 8
+    # paper A's two scores: the global dot product, or the split product over `split_chunks` groups of the
+    # extractor's tokens (local copies: one matching region is enough)
+    similarity: Literal["dot", "split_product"] = "dot"
+    split_chunks: Annotated[int, Field(ge=1)] = 4
 
 
 class ConditioningStudy(Strict):
@@ -200,16 +232,10 @@ class MitigationStudy(Strict):
     per_item: Annotated[int, Field(ge=1)]
 
     @model_validator(mode="after")
-    def _sweeps(self, info: ValidationInfo) -> "MitigationStudy":
+    def _sweeps(self) -> "MitigationStudy":
         for name, sweep in self.inference.items():
             if len(sweep) > 1 or any(not values for values in sweep.values()):
                 raise ValueError(f"inference.{name}: sweep one parameter over a non-empty list, got {sweep}")
-        if shallow(info):
-            return self
-        from copyscope.mitigation.factory import inference_mitigation
-
-        for name, options in self.inference_points():
-            inference_mitigation(name, **options)
         return self
 
     def inference_points(self) -> list[tuple[str, dict]]:
@@ -243,12 +269,23 @@ class Params(Strict):
     mitigation: MitigationStudy
     detection: DetectionStudy
 
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_training(cls, raw: dict) -> dict:
+        """Each model's `training` is the shared section with its own overrides on top, validated as one."""
+        shared, models = raw.get("training"), raw.get("models")
+        if not isinstance(shared, dict) or not isinstance(models, dict):
+            return raw
+        merged = {name: {**spec, "training": {**shared, **(spec.get("training") or {})}}
+                  if isinstance(spec, dict) and isinstance(spec.get("training") or {}, dict) else spec
+                  for name, spec in models.items()}
+        return {**raw, "models": merged}
+
     @model_validator(mode="after")
     def _references_exist(self) -> "Params":
         for name, spec in self.models.items():
             if spec.dataset not in self.datasets:
                 raise ValueError(f"models.{name}.dataset names unknown dataset {spec.dataset!r}")
-            Training(**{**self.training.model_dump(), **spec.training})
         for section in ("extractors", "alignment"):
             dataset = getattr(self, section).dataset
             if dataset not in self.datasets:
@@ -258,7 +295,7 @@ class Params(Strict):
                 raise ValueError(f"{where} names unknown model {name!r}")
         for study, names in (("conditioning", self.conditioning.models),
                              ("mitigation", [self.mitigation.baseline, *self.mitigation.training])):
-            shared = {(self.models[m].dataset, self.models[m].n_train, self.training_for(m)) for m in names}
+            shared = {(self.models[m].dataset, self.models[m].n_train, self.models[m].training) for m in names}
             if len(shared) > 1:
                 raise ValueError(f"{study}: its models must share dataset, n_train and training, so that each cell "
                                  f"differs in one thing only")
@@ -274,10 +311,6 @@ class Params(Strict):
             ("detection.model", self.detection.model),
         ]
 
-    def training_for(self, model: str) -> Training:
-        """The shared training defaults with the model's own overrides applied."""
-        return Training(**{**self.training.model_dump(), **self.models[model].training})
-
 
 def deep_merge(base: dict, override: dict) -> dict:
     """A copy of `base` with `override` merged in, recursively for nested dicts."""
@@ -290,9 +323,9 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def resolve(raw: dict, scale: str | None = None, deep: bool = True) -> Params:
-    """Apply the chosen scale's overrides (default: the file's `scale`) and validate (`deep`: also build every
-    mitigation, extractor and model config named, to check their parameters)."""
+def resolve(raw: dict, scale: str | None = None) -> Params:
+    """Apply the chosen scale's overrides (default: the file's `scale`) and validate the result against the schema
+    (`copyscope.validation.load` also checks what only the library can: mitigation and extractor names)."""
     scales = raw.get("scales") or {}
     scale = scale or raw.get("scale")
     if scale not in scales:
@@ -301,15 +334,24 @@ def resolve(raw: dict, scale: str | None = None, deep: bool = True) -> Params:
     merged = deep_merge(base, scales[scale] or {})
     merged["scale"] = scale
     try:
-        return Params.model_validate(merged, context={"shallow": not deep})
+        return Params.model_validate(merged)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in err.errors())
-        raise ConfigError(f"params.yaml at scale {scale!r} is invalid: {problems}") from None
+        raise ConfigError(f"params.yaml at scale {scale!r} is invalid: {_problems(err)}") from None
 
 
-def load(scale: str | None = None, path: str | Path | None = None, deep: bool = True) -> Params:
-    """Read, merge and validate params.yaml (see `resolve` for `deep`)."""
+def _problems(err: ValidationError) -> str:
+    """Each error as `key.path: message`; an error in the shared `training` section is not repeated for every
+    model that inherits it."""
+    errors = err.errors()
+    shared = {tuple(e["loc"][1:]) for e in errors if e["loc"][:1] == ("training",)}
+    kept = [e for e in errors
+            if not (e["loc"][:1] == ("models",) and e["loc"][2:3] == ("training",) and tuple(e["loc"][3:]) in shared)]
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in kept)
+
+
+def load(scale: str | None = None, path: str | Path | None = None) -> Params:
+    """Read, merge and validate params.yaml against the schema (no torch import: the prepare stage uses it)."""
     path = Path(path) if path else params_file()
     if not path.is_file():
         raise ConfigError(f"no params file at {path}")
-    return resolve(yaml.safe_load(path.read_text()), scale, deep)
+    return resolve(yaml.safe_load(path.read_text()), scale)

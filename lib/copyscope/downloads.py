@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from copyscope.errors import UserError
 from copyscope.paths import downloads_dir
 
 
-class MissingWeights(FileNotFoundError):
+class MissingWeights(UserError, FileNotFoundError):
     """Weights or data that must be downloaded by hand; the message says what, from where, and where to put it."""
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,25 +17,9 @@ from diffusers.optimization import get_scheduler
 from tqdm.auto import tqdm
 
 from copyscope.atomic import atomic_file
+from copyscope.config import Training
 from copyscope.data.training_set import TrainingSet
 from copyscope.models.text_to_image import TextToImage
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    steps: int
-    batch_size: int
-    lr: float
-    warmup_steps: int = 100
-    lr_schedule: str = "cosine"
-    weight_decay: float = 0.0
-    p_uncond: float = 0.1  # caption dropout, so classifier-free guidance has an unconditional branch
-    hflip: bool = False
-    train_text_encoder: bool = True
-    checkpoint_every: int = 500
-    precision: str = "fp32"  # "fp32" or "bf16" (autocast; GPU only)
-    compile: bool = False
-    seed: int = 0
 
 
 @dataclass
@@ -62,17 +46,22 @@ def step_generators(seed: int, step: int, device: torch.device) -> tuple[np.rand
 def train(
     model: TextToImage,
     data: TrainingSet,
-    config: TrainConfig,
+    config: Training,
     checkpoint: Path,
+    seed: int = 0,
     fingerprint: str = "",
     hooks: TrainingHooks = TrainingHooks(),
     stop_after: int | None = None,
 ) -> TrainingResult:
     """Train for `config.steps` steps, checkpointing to `checkpoint`; resume from it when its fingerprint matches.
 
+    `precision` and `compile` "auto" mean bf16 autocast and torch.compile on CUDA, fp32 and eager elsewhere.
     `stop_after` ends the run early (after saving a checkpoint), as a kill would; tests use it.
     """
     device = model.device
+    cuda = device.type == "cuda"
+    bf16 = config.precision == "bf16" or (config.precision == "auto" and cuda)
+    compile_unet = config.compile is True or (config.compile == "auto" and cuda)
     model.text_encoder.requires_grad_(config.train_text_encoder)
     params = list(model.unet.parameters())
     if config.train_text_encoder:
@@ -84,15 +73,15 @@ def train(
     with torch.no_grad():
         latents = torch.cat([model.to_latents(data.data.images[i:i + 256]) for i in range(0, len(data), 256)])
     start, log, seconds = _resume(model, optimizer, schedule, checkpoint, fingerprint)
-    unet = torch.compile(model.unet) if config.compile else model.unet
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    unet = torch.compile(model.unet) if compile_unet else model.unet
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     model.unet.train()
     model.text_encoder.train(config.train_text_encoder)
     began = time.perf_counter() - seconds
     end = config.steps if stop_after is None else min(config.steps, stop_after)
     progress = tqdm(range(start, end), initial=start, total=config.steps, desc="train", mininterval=5)
     for step in progress:
-        rng, generator = step_generators(config.seed, step, device)
+        rng, generator = step_generators(seed, step, device)
         indices, captions = data.draw(rng, config.batch_size)
         if hooks.captions is not None:
             captions = hooks.captions(captions, rng)
@@ -158,7 +147,3 @@ def _resume(model, optimizer, schedule, path: Path, fingerprint: str) -> tuple[i
     schedule.load_state_dict(state["schedule"])
     print(f"resuming from {path} at step {state['step']}")
     return state["step"], state["log"], state["seconds"]
-
-
-def config_dict(config: TrainConfig) -> dict:
-    return asdict(config)

@@ -15,9 +15,10 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from open_clip.loss import ClipLoss
 from tqdm.auto import tqdm
 
-from copyscope.alignment.model import AlignmentConfig, AlignmentModel
+from copyscope.alignment.model import AlignmentModel
+from copyscope.config import AlignmentConfig
 from copyscope.data.dataset import ImageCaptionSet
-from copyscope.embed.base import default_device
+from copyscope.devices import pick_device
 
 MAX_LOGIT_SCALE = float(np.log(100))  # CLIP's clamp on the learnt temperature
 
@@ -43,7 +44,7 @@ def train_alignment_model(data: ImageCaptionSet, config: AlignmentConfig = Align
                           device: torch.device | str | None = None) -> AlignmentModel:
     """Train a small CLIP on `data` for `config.steps` steps (on CUDA when present unless `device` says otherwise);
     returns it in eval mode with its loss history."""
-    model = AlignmentModel.untrained(config, device or default_device())
+    model = AlignmentModel.untrained(config, device or pick_device())
     clip = model.model
     rng = np.random.default_rng(config.seed)
     batches = batch_indices(len(data), config.batch_size, config.steps, rng)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from copyscope.atomic import atomic_directory
+from copyscope.errors import MissingOutput
 
 
 @dataclass
@@ -66,8 +67,8 @@ class ImageCaptionSet:
     def load(cls, path: str | Path) -> "ImageCaptionSet":
         path = Path(path)
         if not (path / "images.npy").is_file():
-            raise FileNotFoundError(f"no prepared dataset at {path}: run `dvc repro` (or `python -m copyscope "
-                                    f"prepare {path.name}`) first")
+            raise MissingOutput(f"no prepared dataset at {path}: run `dvc repro` (or `python -m copyscope "
+                                f"prepare {path.name}`) first")
         records = [json.loads(line) for line in (path / "records.jsonl").read_text().splitlines()]
         masks = np.load(path / "masks.npy") if (path / "masks.npy").is_file() else None
         return cls(

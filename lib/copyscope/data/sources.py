@@ -13,13 +13,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from copyscope.data import procedural
+from copyscope.errors import UserError
 from copyscope.data.dataset import ImageCaptionSet
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A source file is unreadable or incomplete; the message names the file."""
 
 

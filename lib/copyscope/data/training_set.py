@@ -7,24 +7,15 @@ then picks one of its several captions). Unconditional training is the same mode
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 
+from copyscope.config import Duplication
 from copyscope.data.dataset import ImageCaptionSet
 from copyscope.models.tokenizer import word_tokens
 
 CAPTION_KINDS = ("unconditional", "none", "class", "instance", "random")
 FIXED_CAPTION = "An image"
-
-
-@dataclass(frozen=True)
-class Duplication:
-    """Up-weight `fraction` of the images by `factor`; `mode` is "image_caption" or "image"."""
-
-    fraction: float = 0.0
-    factor: int = 1
-    mode: str = "image_caption"
 
 
 @functools.lru_cache(maxsize=1)

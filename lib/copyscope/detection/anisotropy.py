@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from copyscope import conditional_noise
 from copyscope.detection.common import (
     DetectorScores,
-    conditional_magnitude,
     prompt_batches,
     sampling_timesteps,
     seconds_since,
@@ -49,7 +49,7 @@ def anisotropy_scores(model: TextToImage, prompts: Sequence[str], generations: i
     norms, cosines = [], []
     for batch in prompt_batches(model, prompts, generations, seed, batch_size, negative_prompt, METHOD, progress):
         x, embeddings = torch.cat([batch.noise, batch.noise]), torch.cat([batch.uncond, batch.cond])
-        norms.append(batch.per_prompt(conditional_magnitude(*model.eps(x, first, embeddings).chunk(2))))
+        norms.append(batch.per_prompt(conditional_noise.magnitude(*model.eps(x, first, embeddings).chunk(2))))
         cosines.append(batch.per_prompt(guidance_alignment(*model.eps(x, low, embeddings).chunk(2))))
     norm, cosine = to_numpy(torch.cat(norms)), to_numpy(torch.cat(cosines))
     return DetectorScores(

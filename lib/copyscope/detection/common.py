@@ -97,11 +97,6 @@ def sampling_timesteps(model: TextToImage, steps: int) -> torch.Tensor:
     return scheduler.timesteps
 
 
-def conditional_magnitude(eps_uncond: torch.Tensor, eps_cond: torch.Tensor) -> torch.Tensor:
-    """‖ε(x, e_prompt) − ε(x, e_∅)‖₂ over all of each sample's dimensions: (N, ...) -> (N,)."""
-    return upcast(eps_cond - eps_uncond).flatten(1).norm(dim=1)
-
-
 def upcast(values: torch.Tensor) -> torch.Tensor:
     """Half precision (Stable Diffusion in fp16) to float32 before reductions; float32 and float64 unchanged."""
     return values.to(torch.promote_types(values.dtype, torch.float32))

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from transformers import CLIPTokenizer
 
-from copyscope.detection.common import conditional_magnitude, prompt_batches, sampling_timesteps
+from copyscope import conditional_noise
+from copyscope.detection.common import prompt_batches, sampling_timesteps
 from copyscope.models.text_to_image import TextToImage
 from copyscope.models.tokenizer import word_tokens
 
@@ -44,7 +45,7 @@ def magnitude_and_gradient(model: TextToImage, embeddings: torch.Tensor, negativ
         cond = leaf.repeat_interleave(generations, dim=0)
         uncond = negative.detach().expand_as(cond)
         eps_u, eps_c = model.eps(torch.cat([noise, noise]), t, torch.cat([uncond, cond])).chunk(2)
-        magnitude = conditional_magnitude(eps_u, eps_c).reshape(len(leaf), generations).mean(dim=1)
+        magnitude = conditional_noise.magnitude(eps_u, eps_c).reshape(len(leaf), generations).mean(dim=1)
         (gradient,) = torch.autograd.grad(magnitude.sum(), leaf)  # prompts do not interact: one backward pass
     return magnitude.detach(), gradient
 

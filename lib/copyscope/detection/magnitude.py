@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from copyscope import conditional_noise
 from copyscope.detection.common import (
     DetectorScores,
-    conditional_magnitude,
     prompt_batches,
     seconds_since,
     to_numpy,
@@ -55,7 +55,7 @@ def magnitude_trajectory(model: TextToImage, prompts: Sequence[str], steps: int 
         batch_start, norms = time.perf_counter(), []
 
         def on_step(i: int, t: int, x: torch.Tensor, eps_u: torch.Tensor, eps_c: torch.Tensor) -> None:
-            norms.append(to_numpy(conditional_magnitude(eps_u, eps_c)))  # the copy to CPU also syncs the GPU
+            norms.append(to_numpy(conditional_noise.magnitude(eps_u, eps_c)))  # the copy to CPU also syncs the GPU
             sampling_seconds[i] += time.perf_counter() - batch_start
             timesteps[i] = t
 

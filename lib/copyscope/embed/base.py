@@ -15,12 +15,10 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
+from copyscope.devices import pick_device
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def check_images(images) -> np.ndarray:
@@ -68,7 +66,7 @@ class Extractor:
     def __init__(self, device: str | torch.device | None = None, batch_size: int = 64, progress: bool = True):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = torch.device(device) if device is not None else pick_device()
         self.batch_size = batch_size
         self.progress = progress
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,38 +23,11 @@ from tqdm.auto import tqdm
 
 from copyscope import augment
 from copyscope.atomic import atomic_directory
-from copyscope.embed.base import Extractor, ResizeNormalize, check_images, default_device
+from copyscope.config import CopyDetectorConfig
+from copyscope.devices import pick_device
+from copyscope.embed.base import Extractor, ResizeNormalize, check_images
 
 WEIGHTS_FILE, CONFIG_FILE = "weights.pt", "config.json"
-
-
-@dataclass(frozen=True)
-class CopyDetectorConfig:
-    steps: int = 400
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    warmup_steps: int = 30
-    dim: int = 64  # descriptor size
-    width: int = 16  # channels of the stem; doubled at each of three stride-2 stages
-    temperature: float = 0.1
-    koleo_weight: float = 1.0
-    image_size: int = 16  # images are resized to this before the network
-    crop_scale: tuple[float, float] = (0.5, 1.0)  # area fraction of the random resized crop
-    max_rotation: float = 10.0  # degrees
-    p_cutmix: float = 0.25
-    p_segmix: float = 0.25  # only where masks are given and the view still shows a masked object
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "crop_scale", tuple(self.crop_scale))  # a list from YAML or JSON
-        for name in ("steps", "batch_size", "dim", "width", "image_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.batch_size < 2:
-            raise ValueError("contrastive training needs batch_size >= 2 (in-batch negatives)")
-        if self.image_size % 8:
-            raise ValueError(f"image_size must be a multiple of 8 (three stride-2 stages), got {self.image_size}")
 
 
 class GeM(nn.Module):
@@ -115,7 +87,7 @@ class CopyDetector(Extractor):
         """A folder with the state dict and a JSON of the config and training record, written atomically."""
         with atomic_directory(path) as tmp:
             torch.save({k: v.cpu() for k, v in self.network.state_dict().items()}, tmp / WEIGHTS_FILE)
-            record = {"config": asdict(self.config), "training": self.training, "preprocessing": self.preprocessing}
+            record = {"config": self.config.model_dump(mode="json"), "training": self.training, "preprocessing": self.preprocessing}
             (tmp / CONFIG_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
     @classmethod
@@ -208,7 +180,7 @@ def train_copy_detector(images: np.ndarray, masks: np.ndarray | None, config: Co
     if len(images) < 2 * config.batch_size:
         raise ValueError(f"{len(images)} images are too few for batch_size {config.batch_size}: each step needs "
                          f"{2 * config.batch_size} distinct images (a batch and as many paste donors)")
-    device = torch.device(device) if device is not None else default_device()
+    device = torch.device(device) if device is not None else pick_device()
     x, m = _training_data(images, masks, config, device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from copyscope.devices import pick_device
 from copyscope.downloads import MissingWeights, require
-from copyscope.embed.base import IMAGENET_MEAN, IMAGENET_STD, Extractor, ResizeNormalize, default_device
+from copyscope.embed.base import IMAGENET_MEAN, IMAGENET_STD, Extractor, ResizeNormalize
 from copyscope.paths import downloads_dir
 
 SSCD_URL = "https://dl.fbaipublicfiles.com/sscd-copy-detection/{name}.torchscript.pt"
@@ -112,7 +113,7 @@ def load_open_clip(arch: str = CLIP_ARCH, checkpoint: str | Path | None = None, 
         raise MissingWeights(f"open_clip checkpoint {checkpoint} does not exist")
     preprocessing = {key: settings[key] for key in ("mean", "std", "interpolation", "resize_mode") if key in settings}
     model, _, preprocess = open_clip.create_model_and_transforms(
-        arch, pretrained=str(checkpoint), device=torch.device(device) if device is not None else default_device(),
+        arch, pretrained=str(checkpoint), device=torch.device(device) if device is not None else pick_device(),
         force_quick_gelu=bool(settings.get("quick_gelu", False)),
         **{f"image_{key}": value for key, value in preprocessing.items()})
     return model.eval(), preprocess, open_clip.get_tokenizer(arch)

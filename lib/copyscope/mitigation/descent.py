@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from copyscope.mitigation.magnitude import first_sampling_timestep
+from copyscope.conditional_noise import first_sampling_timestep
 from copyscope.models.text_to_image import TextToImage
 
 # magnitude(rows of the current value, their row indices) -> per-row magnitudes, differentiable in the rows

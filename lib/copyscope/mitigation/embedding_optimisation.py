@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from copyscope import conditional_noise
 from copyscope.mitigation.descent import FirstStepDescent, descend_per_sample
-from copyscope.mitigation.magnitude import difference_norm
 from copyscope.models.text_to_image import TextToImage
 
 
@@ -28,7 +28,7 @@ class EmbeddingOptimisation(FirstStepDescent):
             eps_u = model.eps(x, t, uncond)
 
         def magnitude(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-            return difference_norm(model.eps(x[index], t, rows), eps_u[index])
+            return conditional_noise.magnitude(eps_u[index], model.eps(x[index], t, rows))
 
         trainable = torch.ones(cond.shape[1:], dtype=torch.bool, device=cond.device)
         trainable[0] = False

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from copyscope.mitigation.magnitude import difference_norm
+from copyscope import conditional_noise
 from copyscope.sampling import Guidance
 
 
@@ -51,7 +51,7 @@ class _FirstMinimumSwitch:
         self.switched = torch.zeros(0, dtype=torch.bool)
 
     def __call__(self, i: int, t: int, eps_u: torch.Tensor, eps_c: torch.Tensor) -> torch.Tensor:
-        magnitude = difference_norm(eps_c, eps_u)
+        magnitude = conditional_noise.magnitude(eps_u, eps_c)
         if i == 0:
             self.previous, self.switched = [], torch.zeros_like(magnitude, dtype=torch.bool)
         if len(self.previous) == 2:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from copyscope.conditional_noise import magnitude_at
 from copyscope.mitigation.descent import FirstStepDescent, descend_per_sample
-from copyscope.mitigation.magnitude import conditional_magnitude
 from copyscope.models.text_to_image import TextToImage
 
 
@@ -27,7 +27,7 @@ class InitialNoiseAdjustment(FirstStepDescent):
     def adjust(self, model: TextToImage, t: int, cond: torch.Tensor, uncond: torch.Tensor, x: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         def magnitude(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-            return conditional_magnitude(model, rows, t, cond[index], uncond[index])
+            return magnitude_at(model, rows, t, cond[index], uncond[index])
 
         adjusted, evaluations = descend_per_sample(x, magnitude, self.descent)
         return cond, adjusted, 2 * evaluations

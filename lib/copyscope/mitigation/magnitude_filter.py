@@ -16,7 +16,7 @@ from collections import deque
 
 import torch
 
-from copyscope.mitigation.magnitude import conditional_magnitude
+from copyscope.conditional_noise import magnitude_at
 from copyscope.models.text_to_image import TextToImage
 
 
@@ -33,7 +33,7 @@ class MagnitudeFilter:
     def __call__(self, model: TextToImage, x_t: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor
                  ) -> torch.Tensor:
         empty = model.encode([""]).expand(len(x_t), -1, -1)
-        magnitudes = conditional_magnitude(model, x_t, t, embeddings.to(empty.dtype), empty).float()
+        magnitudes = magnitude_at(model, x_t, t, embeddings.to(empty.dtype), empty).float()
         return magnitudes < self.limit(magnitudes)
 
     def limit(self, magnitudes: torch.Tensor) -> float | torch.Tensor:

@@ -1,6 +1,11 @@
-"""Execute a study notebook with papermill: the command every notebook stage of dvc.yaml runs."""
+"""The study stages: execute notebooks/<study>.ipynb with papermill into data/executed/<study>.ipynb.
+
+The executed copy appears only when the whole notebook ran; a failed run is kept as <study>.failed.ipynb, beside
+where the output would be, for reading its traceback.
+"""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import papermill
@@ -17,16 +22,19 @@ def kernel_name() -> str:
     return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
 
 
-def run_study_notebook(study: str, params: Params) -> Path:
+def run(study: str, params: Params) -> Path:
     """Run notebooks/<study>.ipynb at the params' scale into data/executed/<study>.ipynb."""
     root = paths.repo_root()
     source = root / "notebooks" / f"{study}.ipynb"
     if not source.is_file():
         raise FileNotFoundError(f"no notebook {source}")
     target = root / "data" / "executed" / f"{study}.ipynb"
+    failed = target.with_suffix(".failed.ipynb")
     target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
     papermill.execute_notebook(
-        str(source), str(target), parameters={"scale": params.scale}, kernel_name=kernel_name(),
+        str(source), str(failed), parameters={"scale": params.scale}, kernel_name=kernel_name(),
         cwd=str(root), log_output=True, progress_bar=False,
     )
+    os.replace(failed, target)
     return target

@@ -10,7 +10,7 @@ from copyscope.data import sources
 from copyscope.data.dataset import ImageCaptionSet
 
 
-def prepare_dataset(name: str, params: Params) -> ImageCaptionSet:
+def run(name: str, params: Params) -> ImageCaptionSet:
     """Build dataset `name` from its params section and save it under data/datasets/<name>."""
     spec = params.datasets[name]
     if spec.kind == "procedural":

@@ -1,0 +1,51 @@
+"""Trained models as the train stage saves them under data/models/<name>: weights and the training record."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from copyscope import paths
+from copyscope.errors import MissingOutput
+from copyscope.data.dataset import ImageCaptionSet
+from copyscope.devices import pick_device
+from copyscope.models.text_to_image import TextToImage
+
+RECORD = "training.json"
+
+
+@dataclass
+class TrainedModel:
+    """A trained model with the record of what it saw: training ids, prompts and duplication flags."""
+
+    model: TextToImage
+    record: dict
+
+    @property
+    def prompts(self) -> list[str]:
+        return self.record["prompts"]
+
+    @property
+    def duplicated(self) -> np.ndarray:
+        return np.asarray(self.record["duplicated"], dtype=bool)
+
+    def training_images(self, data: ImageCaptionSet) -> np.ndarray:
+        index = {image_id: i for i, image_id in enumerate(data.ids)}
+        return data.images[[index[i] for i in self.record["ids"]]]
+
+
+def load_trained(name: str, device: torch.device | None = None) -> TrainedModel:
+    folder = paths.model_dir(name)
+    if not (folder / RECORD).is_file():
+        raise MissingOutput(f"model {name!r} is not trained yet (no {folder}/{RECORD}): run `dvc repro`")
+    model = TextToImage.load(folder / "model", device or pick_device())
+    return TrainedModel(model, json.loads((folder / RECORD).read_text()))
+
+
+def load_with_training_images(name: str) -> tuple[TrainedModel, np.ndarray]:
+    """A trained model and the (unique) images it trained on, in its training order."""
+    trained = load_trained(name)
+    data = ImageCaptionSet.load(paths.dataset_dir(trained.record["dataset"]))
+    return trained, trained.training_images(data)
