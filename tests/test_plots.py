@@ -43,3 +43,12 @@ def test_tradeoff_marks_the_baseline():
     starred = [c for c in ax.collections if c.get_offsets().shape == (1, 2)
                and tuple(c.get_offsets()[0]) == (0.5, 1.0)]
     assert starred
+
+
+def test_precision_recall_draws_one_curve_per_extractor_and_the_target():
+    curves = pd.DataFrame({"extractor": ["a", "a", "b", "b"], "recall": [0.1, 0.5, 0.2, 0.4],
+                           "precision": [1.0, 0.8, 0.9, 0.6]})
+    fig = plots.precision_recall(curves, precision=0.95, title="benchmark")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"] and ax.get_title() == "benchmark"
+    assert any(np.allclose(line.get_ydata(), 0.95) for line in ax.lines)

@@ -7,6 +7,7 @@ work starts):
   python -m copyscope extractors          train the copy detector, rank extractors, calibrate the threshold
   python -m copyscope alignment           train the small CLIP that scores text-image alignment
   python -m copyscope notebook STUDY      execute notebooks/STUDY.ipynb with papermill into data/executed/
+  python -m copyscope report              regenerate README.md's results section from figures/*/metrics.json
 
 Bad input (a params key, a data file, missing downloads or stage outputs) prints one line and exits with code 2;
 COPYSCOPE_DEBUG=1 shows the traceback instead.
@@ -18,10 +19,10 @@ import importlib
 import os
 import sys
 
-from copyscope import config
+from copyscope import config, paths
 from copyscope.errors import UserError
 
-COMMANDS = ("params", "prepare", "train", "extractors", "alignment", "notebook")
+STAGES = ("params", "prepare", "train", "extractors", "alignment", "notebook")
 NAMED = {"prepare": "datasets", "train": "models", "notebook": "studies"}
 
 
@@ -47,12 +48,15 @@ def run(command: str, name: str | None, scale: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m copyscope", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=COMMANDS)
+    parser.add_argument("command", choices=(*STAGES, "report"))
     parser.add_argument("name", nargs="?", help="the dataset, model or study")
     parser.add_argument("--scale", help="override params.yaml's `scale`")
     args = parser.parse_args(argv)
     try:
-        run(args.command, args.name, args.scale)
+        if args.command == "report":  # not a stage: the committed metrics into README.md
+            importlib.import_module("copyscope.readme").update_readme(paths.repo_root() / "README.md")
+        else:
+            run(args.command, args.name, args.scale)
     except UserError as err:
         if os.environ.get("COPYSCOPE_DEBUG") == "1":
             raise

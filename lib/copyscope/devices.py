@@ -5,7 +5,13 @@ import os
 
 import torch
 
+from copyscope.errors import UserError
+
 VARIABLE = "COPYSCOPE_DEVICE"
+
+
+class DeviceError(UserError, ValueError):
+    """$COPYSCOPE_DEVICE names a device this machine cannot use."""
 
 
 def pick_device() -> torch.device:
@@ -17,15 +23,15 @@ def pick_device() -> torch.device:
 
 
 def _checked(requested: str) -> torch.device:
-    """The device `requested` names, or a ValueError saying why $COPYSCOPE_DEVICE cannot be used."""
+    """The device `requested` names, or a DeviceError saying why $COPYSCOPE_DEVICE cannot be used."""
     try:
         device = torch.device(requested)
     except RuntimeError:
-        raise ValueError(f"{VARIABLE}={requested!r} is not a device torch knows (try 'cpu', 'cuda' or 'cuda:0')"
+        raise DeviceError(f"{VARIABLE}={requested!r} is not a device torch knows (try 'cpu', 'cuda' or 'cuda:0')"
                          ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{VARIABLE}={requested!r} asks for CUDA, but CUDA is not available on this machine")
+        raise DeviceError(f"{VARIABLE}={requested!r} asks for CUDA, but CUDA is not available on this machine")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"{VARIABLE}={requested!r} names a GPU this machine does not have "
+        raise DeviceError(f"{VARIABLE}={requested!r} names a GPU this machine does not have "
                          f"({torch.cuda.device_count()} visible)")
     return device

@@ -1,5 +1,5 @@
 """Figures shared by the studies: similarity histograms, galleries of generation / training-match pairs, metric
-curves, grouped bars and trade-off plots."""
+curves, grouped bars, trade-off plots and precision-recall curves."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -78,6 +78,18 @@ def tradeoff(table: pd.DataFrame, x: str, y: str, method: str, baseline: pd.Seri
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def precision_recall(curves: pd.DataFrame, precision: float | None = None, title: str | None = None):
+    """Precision against recall, one step line per `extractor` of a long table, the target precision dashed."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sns.lineplot(curves, x="recall", y="precision", hue="extractor", drawstyle="steps-post", ax=ax)
+    if precision is not None:
+        ax.axhline(precision, color="black", linestyle="--", linewidth=1)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 

@@ -1,25 +1,58 @@
-"""Writing a study's results: metrics JSON (DVC metrics), tables (CSV) and figures (PNG), atomically."""
+"""Writing a study's results: metrics JSON (DVC metrics), tables (CSV), figures (PNG) and timing, atomically.
+
+metrics.json is a flat dict of headline numbers (scalars only: DVC shows one column per key); the full detail
+lives in the CSVs. Wall-clock seconds never go into either (a rerun reproduces both byte for byte): they go into
+timing.json.
+"""
 from __future__ import annotations
 
+import math
+from numbers import Number
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from copyscope import paths
 from copyscope.atomic import atomic_file, write_json
 from copyscope.plots import save_figure
 
+TIMING = "timing.json"
+
+
+def headline(values: dict) -> dict:
+    """A flat metrics dict as JSON will read it back: numpy scalars as Python ones, NaN as None; a ValueError for a
+    value that is not a scalar (nested dicts and lists belong in a CSV)."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if value is not None and not isinstance(value, (str, bool, Number)):
+            raise ValueError(f"metric {key!r} is a {type(value).__name__}, not a scalar")
+        out[key] = None if isinstance(value, float) and not math.isfinite(value) else value
+    return out
+
+
+def is_flat(metrics: dict) -> bool:
+    """Every value a scalar (the metrics format of `headline`)."""
+    return all(value is None or isinstance(value, (str, bool, Number)) for value in metrics.values())
+
 
 class StudyOutputs:
-    """The figures/<study>/ folder that a notebook fills and DVC tracks (metrics, plots, tables)."""
+    """The figures/<study>/ folder that a notebook fills and DVC tracks (metrics, plots, tables, timing)."""
 
-    def __init__(self, study: str):
-        self.folder = paths.figures_dir(study)
+    def __init__(self, study: str, folder: str | Path | None = None):
+        self.folder = Path(folder) if folder is not None else paths.figures_dir(study)
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def metrics(self, data: dict, name: str = "metrics.json") -> Path:
-        write_json(self.folder / name, data)
+        write_json(self.folder / name, headline(data))
         return self.folder / name
+
+    def timing(self, data: dict) -> Path:
+        """Measured wall-clock seconds: kept out of the reproducible metrics and tables."""
+        write_json(self.folder / TIMING, data)
+        return self.folder / TIMING
 
     def table(self, frame: pd.DataFrame, name: str) -> Path:
         with atomic_file(self.folder / name) as handle:

@@ -43,10 +43,13 @@ def stage_group(stage: str) -> str:
 
 
 def study_environment(root: Path) -> dict[str, str]:
-    """The environment a stage in `root` needs: this Python's tools (dvc, papermill) first on PATH, and
-    COPYSCOPE_ROOT pointing at `root`, not at whichever checkout the caller's environment names."""
+    """The environment a stage in `root` needs: this Python's tools (dvc, papermill) first on PATH, `root`'s own
+    library first on PYTHONPATH (the copy runs its own code, even where copyscope is installed editable from the
+    caller's checkout, which may change meanwhile), and COPYSCOPE_ROOT pointing at `root`."""
     tools = Path(sys.executable).parent
-    return {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}", "COPYSCOPE_ROOT": str(root)}
+    path = os.pathsep.join(filter(None, [str(root / "lib"), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": path,
+            "COPYSCOPE_ROOT": str(root)}
 
 
 def timed_repro(root: Path) -> dict:

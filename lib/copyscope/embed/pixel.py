@@ -15,7 +15,17 @@ class PixelExtractor:
         self.preprocessing = {"resize": size, "interpolation": "area", "centre": "per-image channel mean"}
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
+        """(N, size * size * 3) unit rows."""
+        return F.normalize(self._centred(images).flatten(1), dim=1).numpy()
+
+    def tokens(self, images: np.ndarray) -> np.ndarray:
+        """The centred pixels as a token map (N, size * size, 3), one token per pixel in row-major order (not
+        normalised), for split-product similarity: its chunks are horizontal bands of the image."""
+        x = self._centred(images)
+        return x.permute(0, 2, 3, 1).reshape(len(x), self.size * self.size, 3).numpy()
+
+    def _centred(self, images: np.ndarray) -> torch.Tensor:
+        """(N, 3, size, size) in [0, 1], resized by area averaging, each image's channel means removed."""
         x = torch.as_tensor(np.asarray(images)).permute(0, 3, 1, 2).float() / 255
         x = F.interpolate(x, size=(self.size, self.size), mode="area")
-        x = x - x.mean(dim=(2, 3), keepdim=True)
-        return F.normalize(x.flatten(1), dim=1).numpy()
+        return x - x.mean(dim=(2, 3), keepdim=True)

@@ -1,4 +1,8 @@
-"""Replication scores (paper A): each generation's top-1 similarity to the training set, and its baselines."""
+"""Replication scores (paper A): each generation's top-1 similarity to the training set, and its baselines.
+
+One vocabulary for every study's copying summary (`summarize`): similarity_p95 (paper B's dataset similarity
+score), similarity_mean, similarity_median, similarity_max, replica_fraction (above the replica threshold) and n.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,6 +11,8 @@ import numpy as np
 from scipy import linalg
 
 from copyscope.search import top_k
+
+STATISTICS = ("similarity_p95", "similarity_mean", "similarity_median", "similarity_max", "replica_fraction")
 
 
 @dataclass
@@ -29,15 +35,28 @@ def train_vs_train(training: np.ndarray) -> Matches:
     return Matches(scores[:, 0], ids[:, 0])
 
 
+def best_matches(similarity: np.ndarray, exclude_self: bool = False) -> Matches:
+    """Each row's largest entry of a (queries, training) similarity matrix; with `exclude_self` the matrix is
+    training against itself and the diagonal is skipped (train vs train)."""
+    similarity = np.array(similarity, dtype=np.float32)
+    if exclude_self:
+        if similarity.shape[0] != similarity.shape[1] or len(similarity) < 2:
+            raise ValueError(f"exclude_self needs a square matrix of at least two rows, got {similarity.shape}")
+        np.fill_diagonal(similarity, -np.inf)
+    indices = similarity.argmax(axis=1)
+    return Matches(similarity[np.arange(len(similarity)), indices], indices)
+
+
 def summarize(scores: np.ndarray, threshold: float) -> dict:
-    """Mean, median, 95th percentile (paper B's dataset similarity score), max, and the fraction above threshold."""
-    scores = np.asarray(scores, dtype=np.float64)
+    """The copying summary of top-1 similarities, in the scores' own precision: the five `STATISTICS` and n.
+    An empty set (e.g. the duplicated items of a model without duplicates) has n = 0 and None for the rest."""
+    scores = np.asarray(scores)
     if scores.size == 0:
-        raise ValueError("no scores to summarize")
+        return {**dict.fromkeys(STATISTICS), "n": 0}
     return {
-        "mean": float(scores.mean()), "median": float(np.median(scores)), "p95": float(np.percentile(scores, 95)),
-        "max": float(scores.max()), "fraction_above_threshold": float((scores > threshold).mean()),
-        "n": int(scores.size),
+        "similarity_p95": float(np.percentile(scores, 95)), "similarity_mean": float(scores.mean()),
+        "similarity_median": float(np.median(scores)), "similarity_max": float(scores.max()),
+        "replica_fraction": float((scores > threshold).mean()), "n": int(scores.size),
     }
 
 

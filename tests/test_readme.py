@@ -1,0 +1,93 @@
+"""The README's results section is rendered from the committed metrics, and must agree with them."""
+import json
+
+import pytest
+
+from copyscope import readme
+from copyscope.config import STUDIES
+from copyscope.errors import MissingOutput, UserError
+from copyscope.paths import repo_root
+from copyscope.report import is_flat
+
+FLAT = {
+    "replication": {"scale": "default", "extractor": "pixel", "extractor_map": 0.226, "threshold": 0.931,
+                    "threshold_calibrated": True, "faces_replica_fraction_rho": -0.87,
+                    "faces_replica_fraction_smallest_set": 0.047, "faces_replica_fraction_largest_set": 0.0,
+                    "faces_similarity_p95_rho": -1.0, "faces_similarity_p95_smallest_set": 0.93,
+                    "faces_similarity_p95_largest_set": 0.795},
+    "conditioning": {"scale": "default", "instance_similarity_p95": 0.885, "unconditional_similarity_p95": 0.671,
+                     "instance_replica_fraction": 0.0, "unconditional_replica_fraction": 0.0,
+                     "instance_replicates_more": True, "alignment_auc": 0.71},
+    "mitigation": {"scale": "default", "baseline_duplicated_replica_fraction": 0.25,
+                   "baseline_duplicated_generations": 16, "baseline_similarity_p95": 0.931,
+                   "baseline_alignment": 0.533, "mitigations_tested": 25, "mitigations_credited": 11,
+                   "best_training": "filter (training)", "best_training_delta_duplicated_replica_fraction": -0.25,
+                   "best_training_delta_similarity_p95": -0.12, "best_training_delta_alignment": -0.2,
+                   "best_inference": None, "best_inference_delta_duplicated_replica_fraction": None,
+                   "best_inference_delta_similarity_p95": None, "best_inference_delta_alignment": None},
+    "detection": {"scale": "default", "memorized_prompts": 14, "replica_rate_duplicated": 0.828,
+                  "replica_rate_unique_training": 0.0, "wen_first_step_auc": 0.685,
+                  "wen_first_step_tpr@1%fpr": 0.0, "wen_10_steps_auc": 0.854, "best_peer": "Carlini et al. tiled l2",
+                  "best_peer_auc": 0.98, "token_edit_magnitude_before": 0.000837,
+                  "token_edit_magnitude_after": 0.000837, "token_edit_replica_rate_before": 1.0,
+                  "token_edit_replica_rate_after": 1.0},
+}
+README = "# project\n\nintro\n\n## Results\n\n{start}\nold text\n{end}\n\n## After\n\nkept\n"
+
+
+@pytest.fixture
+def root(tmp_path):
+    for study, metrics in FLAT.items():
+        (tmp_path / "figures" / study).mkdir(parents=True)
+        (tmp_path / "figures" / study / "metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "README.md").write_text(README.format(start=readme.START, end=readme.END))
+    return tmp_path
+
+
+def test_render_results_has_each_study_with_its_figure_caption_and_conclusion(root):
+    text = readme.render_results(root)
+    assert text.index("Replication vs training-set size") < text.index("Conditioning") < text.index(
+        "Mitigations") < text.index("Detection")
+    for study in STUDIES:
+        assert f"](figures/{study}/" in text
+    assert "![replication](figures/replication/size_curve.png)" in text and "scale `default`" in text
+    assert "p95 0.885 vs 0.671" in text and "mAP 0.226" in text and "AUC 0.685" in text
+    assert "11 of 25" in text and "No inference-time mitigation is credited" in text
+
+
+def test_update_replaces_only_the_section_and_check_agrees(root):
+    path = root / "README.md"
+    assert not readme.check_readme(path)
+    assert readme.update_readme(path)
+    text = path.read_text()
+    assert text.startswith("# project\n\nintro\n\n## Results\n\n" + readme.START + "\n")
+    assert text.endswith(readme.END + "\n\n## After\n\nkept\n") and "old text" not in text
+    assert readme.check_readme(path) and not readme.update_readme(path)  # idempotent
+    assert readme.results_section(path) == readme.render_results(root)
+    metrics = dict(FLAT["detection"], wen_first_step_auc=0.9)
+    (root / "figures" / "detection" / "metrics.json").write_text(json.dumps(metrics))
+    assert not readme.check_readme(path)
+
+
+def test_a_readme_without_markers_or_with_old_metrics_is_refused(root):
+    (root / "figures" / "mitigation" / "metrics.json").write_text(json.dumps({"scale": "x", "baseline": {"a": 1}}))
+    with pytest.raises(UserError, match="mitigation.*rerun"):
+        readme.render_results(root)
+    (root / "figures" / "mitigation" / "metrics.json").unlink()
+    with pytest.raises(MissingOutput, match="dvc repro mitigation"):
+        readme.render_results(root)
+    (root / "README.md").write_text("# project\n")
+    with pytest.raises(ValueError, match="markers"):
+        readme.update_readme(root / "README.md")
+
+
+def test_the_repositorys_readme_agrees_with_its_committed_metrics():
+    """Once every study's metrics are flat (the pipeline reran), the README's section must be exactly what they
+    render (run `python -m copyscope report`); until then the old nested metrics are still there."""
+    root = repo_root()
+    metrics = [readme.read_metrics(root, study) for study in STUDIES]
+    readme.split_readme((root / "README.md").read_text())  # the markers are in place
+    if all(is_flat(m) for m in metrics):
+        assert readme.check_readme(root / "README.md"), "README results are stale: run `python -m copyscope report`"
+    else:
+        assert any(isinstance(v, dict) for m in metrics for v in m.values())
