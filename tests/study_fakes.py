@@ -7,6 +7,7 @@ import numpy as np
 from copyscope import config
 from copyscope.artifacts.calibration import Calibration
 from copyscope.artifacts.models import TrainedModel
+from copyscope.data.training_set import MV, TV, UNIQUE
 from copyscope.embed.pixel import PixelExtractor
 from copyscope.report import StudyOutputs
 from copyscope.studies.evaluation import Matcher
@@ -14,12 +15,16 @@ from copyscope.studies.session import Study
 from tests.conftest import tiny_model
 
 
-def trained_on(shapes, n: int = 6, duplicated=(0,), caption_kind: str = "instance") -> TrainedModel:
-    """A tiny untrained model with the record of having trained on the first n shapes."""
+def trained_on(data, n: int = 6, duplicated=(0,), caption_kind: str = "instance") -> TrainedModel:
+    """A tiny untrained model with the record of having trained on the first n images of `data` (`duplicated`: the
+    MV ones; template-family members, where `data` has families, the TV ones)."""
     flags = np.zeros(n, dtype=bool)
     flags[list(duplicated)] = True
-    record = {"prompts": [c[0] for c in shapes.captions[:n]], "duplicated": flags.tolist(),
-              "caption_kind": caption_kind, "ids": shapes.ids[:n], "dataset": "shapes"}
+    family = [-1] * n if data.families is None else data.families[:n].tolist()
+    kinds = [MV if d else TV if f >= 0 else UNIQUE for d, f in zip(flags, family)]
+    record = {"prompts": [c[0] for c in data.captions[:n]], "duplicated": flags.tolist(), "duplication_kind": kinds,
+              "family": family, "caption_kind": caption_kind, "ids": data.ids[:n],
+              "dataset": "scenes" if data.families is not None else "shapes"}
     return TrainedModel(tiny_model(), record)
 
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from copyscope import config
 from copyscope.models.text_to_image import TextToImage, build_pixel_model
 from tests.conftest import tiny_model
 
@@ -49,3 +50,15 @@ def test_resolution_must_suit_the_unet_depth():
 def test_same_seed_same_initial_weights():
     a, b = tiny_model(seed=1), tiny_model(seed=1)
     assert all(torch.equal(p, q) for p, q in zip(a.unet.parameters(), b.unet.parameters()))
+
+
+def test_the_embedded_models_use_stable_diffusions_schedule():
+    """DDPM scaled_linear beta 0.00085-0.012 over 1000 steps, epsilon-prediction: at t = 999 sqrt(alpha_bar) is
+    about 0.068, so the first sampling step still carries text signal (squaredcos_cap_v2 leaves 5e-5)."""
+    arch = config.load("default").architecture
+    model = build_pixel_model(16, **arch.model_dump())
+    scheduler = model.training_scheduler()
+    assert scheduler.config.beta_schedule == "scaled_linear" and scheduler.config.num_train_timesteps == 1000
+    assert scheduler.config.beta_start == 0.00085 and scheduler.config.beta_end == 0.012
+    assert model.prediction_type == "epsilon"
+    assert abs(float(scheduler.alphas_cumprod[999].sqrt()) - 0.068) < 0.002

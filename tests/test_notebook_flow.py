@@ -23,7 +23,7 @@ WRITES = {
                     "size_curve.png", "galleries.png", "metrics.json", "timing.json"},
     "conditioning": {"cells.csv", "bars.png", "histograms.png", "galleries.png", "most_copied.csv", "metrics.json",
                      "timing.json"},
-    "mitigation": {"mitigations.csv", "tradeoff.png", "galleries.png", "metrics.json", "timing.json"},
+    "mitigation": {"mitigations.csv", "changes.png", "tradeoff.png", "galleries.png", "metrics.json", "timing.json"},
     "detection": {"magnitude_per_step.csv", "magnitude_per_step.png", "leaderboard.csv", "roc.csv", "roc.png",
                   "token_significance.png", "token_edits.csv", "metrics.json", "timing.json"},
 }
@@ -36,16 +36,18 @@ def code_cells(study: str) -> list[str]:
 
 
 @pytest.fixture
-def fakes(shapes, tmp_path, monkeypatch):
-    """Stage outputs faked: every model is one tiny untrained model over the first shapes, the pixel extractor at
+def fakes(shapes, scenes, tmp_path, monkeypatch):
+    """Stage outputs faked: every model is one tiny untrained model over the first shapes (the detection and
+    mitigation studies: over the first scenes, two template families and two MV duplicates), the pixel extractor at
     threshold 0.9, a constant alignment score; the repository root a temporary folder."""
     params = study_fakes.smoke_params()
     trained = study_fakes.trained_on(shapes, n=6, duplicated=(0, 1))
-    images = shapes.images[:6]
-    loaded = lambda name: (trained, images)
-    for module in (replication, conditioning, mitigation):
-        monkeypatch.setattr(module, "load_with_training_images", loaded)
-    monkeypatch.setattr(detection, "load_model", lambda study: (trained, images, shapes))
+    benchmark = study_fakes.trained_on(scenes, n=12, duplicated=(6, 7))
+    for module in (replication, conditioning):
+        monkeypatch.setattr(module, "load_with_training_images", lambda name: (trained, shapes.images[:6]))
+    monkeypatch.setattr(mitigation, "load_with_training_images", lambda name: (benchmark, scenes.images[:12]))
+    monkeypatch.setattr(detection, "load_model", lambda study: (benchmark, scenes.images[:12], scenes))
+    monkeypatch.setattr(detection, "untrained_model", lambda params, name: study_fakes.tiny_model(seed=1))
     monkeypatch.setattr(alignment, "alignment_correctness", lambda: {"auc": 0.7, "auc_per_attribute": {"colour": 0.9}})
     monkeypatch.setattr(alignment, "alignment_scorer", lambda: lambda imgs, prompts: np.full(len(imgs), 0.5))
 

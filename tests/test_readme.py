@@ -18,19 +18,26 @@ FLAT = {
     "conditioning": {"scale": "default", "instance_similarity_p95": 0.885, "unconditional_similarity_p95": 0.671,
                      "instance_replica_fraction": 0.0, "unconditional_replica_fraction": 0.0,
                      "instance_replicates_more": True, "alignment_auc": 0.71},
-    "mitigation": {"scale": "default", "baseline_duplicated_replica_fraction": 0.25,
-                   "baseline_duplicated_generations": 16, "baseline_similarity_p95": 0.931,
-                   "baseline_alignment": 0.533, "mitigations_tested": 25, "mitigations_credited": 11,
-                   "best_training": "filter (training)", "best_training_delta_duplicated_replica_fraction": -0.25,
-                   "best_training_delta_similarity_p95": -0.12, "best_training_delta_alignment": -0.2,
-                   "best_inference": None, "best_inference_delta_duplicated_replica_fraction": None,
-                   "best_inference_delta_similarity_p95": None, "best_inference_delta_alignment": None},
-    "detection": {"scale": "default", "memorized_prompts": 14, "replica_rate_duplicated": 0.828,
-                  "replica_rate_unique_training": 0.0, "wen_first_step_auc": 0.685,
-                  "wen_first_step_tpr@1%fpr": 0.0, "wen_10_steps_auc": 0.854, "best_peer": "Carlini et al. tiled l2",
-                  "best_peer_auc": 0.98, "token_edit_magnitude_before": 0.000837,
-                  "token_edit_magnitude_after": 0.000837, "token_edit_replica_rate_before": 1.0,
-                  "token_edit_replica_rate_after": 1.0},
+    "mitigation": {"scale": "default", "baseline_memorized_replica_rate": 0.8,
+                   "baseline_memorized_replica_rate_ci95": [0.74, 0.85], "baseline_memorized_prompts": 60,
+                   "baseline_prompts_verified": True, "training_baseline_replica_rate": 0.6,
+                   "training_baseline_replica_rate_ci95": [0.4, 0.75], "training_baseline_prompts": 10,
+                   "mitigations_tested": 15, "mitigations_credited": 11, "best_training": "filter (training)",
+                   "best_training_change_ci95": [-0.5, -0.2], "best_inference": None,
+                   "best_inference_change_ci95": [None, None], "embedding_optimisation_iterations_mean": 4.5},
+    "detection": {"scale": "default", "labels_verified": True, "memorized_prompts": 70, "memorized_mv": 60,
+                  "memorized_tv": 10, "memorized_unique": 0, "unverified_duplicated_prompts": 14,
+                  "clean_prompts": 288, "replica_rate_mv": 0.8, "replica_rate_tv": 0.5, "replica_rate_unique": 0.0,
+                  "wen_first_step_n1_auc": 0.955, "wen_first_step_n1_auc_ci95": [0.93, 0.97],
+                  "wen_first_step_n1_tpr_at_1pct_fpr": 0.7, "wen_first_step_n1_tpr_at_1pct_fpr_ci95": [0.55, 0.8],
+                  "wen_first_step_n1_auc_vs_unique_training": 0.95, "wen_first_step_n1_auc_vs_novel": 0.96,
+                  "wen_first_step_n1_auc_vs_random_tokens": 0.97, "wen_first_step_n1_auc_untrained": 0.52,
+                  "wen_t981_n1_auc": 0.95, "untrained_auc_min": 0.45, "untrained_auc_max": 0.58,
+                  "best_peer": "Carlini et al. tiled l2", "best_peer_auc": 0.98, "best_peer_auc_ci95": [0.96, 0.99],
+                  "token_edit_prompts": 60, "top_token_is_trigger_fraction": 0.6, "top_token_is_trigger_chance": 0.3,
+                  "token_edit_magnitude_before": 1.1, "token_edit_magnitude_after": 0.6,
+                  "token_edit_magnitude_change_ci95": [-0.6, -0.4], "token_edit_replica_rate_before": 0.9,
+                  "token_edit_replica_rate_after": 0.2, "token_edit_replica_rate_change_ci95": [-0.8, -0.6]},
 }
 README = "# project\n\nintro\n\n## Results\n\n{start}\nold text\n{end}\n\n## After\n\nkept\n"
 
@@ -51,8 +58,8 @@ def test_render_results_has_each_study_with_its_figure_caption_and_conclusion(ro
     for study in STUDIES:
         assert f"](figures/{study}/" in text
     assert "![replication](figures/replication/size_curve.png)" in text and "scale `default`" in text
-    assert "p95 0.885 vs 0.671" in text and "mAP 0.226" in text and "AUC 0.685" in text
-    assert "11 of 25" in text and "No inference-time mitigation is credited" in text
+    assert "p95 0.885 vs 0.671" in text and "mAP 0.226" in text and "AUC 0.955 [0.930, 0.970]" in text
+    assert "11 of 15" in text and "No inference-time mitigation is shown to lower copying" in text
 
 
 def test_update_replaces_only_the_section_and_check_agrees(root):
@@ -64,7 +71,7 @@ def test_update_replaces_only_the_section_and_check_agrees(root):
     assert text.endswith(readme.END + "\n\n## After\n\nkept\n") and "old text" not in text
     assert readme.check_readme(path) and not readme.update_readme(path)  # idempotent
     assert readme.results_section(path) == readme.render_results(root)
-    metrics = dict(FLAT["detection"], wen_first_step_auc=0.9)
+    metrics = dict(FLAT["detection"], wen_first_step_n1_auc=0.9)
     (root / "figures" / "detection" / "metrics.json").write_text(json.dumps(metrics))
     assert not readme.check_readme(path)
 

@@ -5,15 +5,18 @@ import pandas as pd
 import pytest
 
 from copyscope.config import Duplication, ModelSpec, Sampling
+from copyscope.data.training_set import MV, TV, UNIQUE
 from copyscope.detection.common import DetectorScores
 from copyscope.detection.magnitude import METHOD
 from copyscope.embed.pixel import PixelExtractor
+from copyscope.metrics import uncertainty
 from copyscope.metrics.copying import CopyingScores
 from copyscope.metrics.replication import nearest_training, train_vs_train
 from copyscope.report import is_flat
 from copyscope.sampling import generate
 from copyscope.studies import conditioning, detection, mitigation, replication
 from copyscope.studies.evaluation import Matcher, evaluate, generate_and_match
+from copyscope.studies.verification import Verified
 from tests import study_fakes
 from tests.study_fakes import trained_on
 
@@ -216,65 +219,78 @@ def test_conditioning_correctness_table_lists_every_attribute():
 # --- mitigation --------------------------------------------------------------------------------------------------
 
 def _mitigations():
-    rows = [("baseline", "none", 0.9, 0.5, 0.30), ("a", "training", 0.8, 0.25, 0.28),
-            ("b", "training", 0.8, 0.5, 0.30), ("c", "training", 0.95, 0.0, 0.1),
-            ("d", "inference", 0.85, 0.25, 0.2), ("e", "inference", 0.9, 0.25, 0.29)]
-    return pd.DataFrame([{"label": m, "mitigation": m, "when": w, "strength": "{}", "similarity_p95": s,
-                          "duplicated_replica_fraction": d, "alignment": a, "duplicated_n": 8}
-                         for m, w, s, d, a in rows])
+    rows = [("baseline (training)", "none", 0.5, 0.0, 0.0, 0.0), ("a", "training", 0.25, -0.25, -0.4, -0.1),
+            ("b", "training", 0.5, 0.0, -0.2, 0.2), ("baseline (inference)", "none", 0.8, 0.0, 0.0, 0.0),
+            ("d", "inference", 0.55, -0.25, -0.35, -0.15), ("e", "inference", 0.55, -0.25, -0.3, -0.2),
+            ("f", "inference", 0.9, 0.1, 0.05, 0.15)]
+    table = pd.DataFrame([{"label": m, "mitigation": "baseline" if w == "none" else m, "when": w, "strength": "{}",
+                           "replica_rate": r, "replica_rate_low": r - 0.1, "replica_rate_high": r + 0.1,
+                           "change": c, "change_low": lo, "change_high": hi, "prompts": 16, "prompts_verified": True,
+                           "alignment": {"d": 0.2, "e": 0.3}.get(m, 0.25), "descent_iterations_mean": np.nan}
+                          for m, w, r, c, lo, hi in rows])
+    table["baseline"] = ["baseline (training)"] * 3 + ["baseline (inference)"] * 4
+    table["verdict"] = [mitigation.verdict(uncertainty.Estimate(c, lo, hi, 16)) if w != "none" else ""
+                        for _, w, _, c, lo, hi in rows]
+    return table
 
 
-def test_mitigation_verdicts_need_fewer_duplicated_replicas_and_no_higher_similarity():
-    verdicts = mitigation.verdicts(_mitigations()).set_index("mitigation")
-    assert verdicts["lowers_copying"].to_dict() == {"a": True, "b": False, "c": False, "d": True, "e": True}
-    assert verdicts.loc["a", "delta_alignment"] == pytest.approx(-0.02)
+def test_mitigation_verdict_comes_from_the_interval_of_the_change():
+    assert mitigation.verdict(uncertainty.Estimate(-0.2, -0.3, -0.01, 8)) == mitigation.LOWERS
+    assert mitigation.verdict(uncertainty.Estimate(-0.2, -0.3, 0.01, 8)) == mitigation.NOT_SHOWN
+    assert mitigation.verdict(uncertainty.Estimate(0.2, 0.01, 0.3, 8)) == mitigation.RAISES
     assert mitigation.label("rt", "inference", {"n_tokens": 4}) == "rt n_tokens=4 (inference)"
     assert mitigation.label("mc", "training", {}) == "mc (training)"
 
 
-def test_mitigation_best_is_the_credited_one_with_fewest_replicas_then_best_alignment():
-    verdicts = mitigation.verdicts(_mitigations())
-    assert mitigation.best(verdicts, "training")["label"] == "a"
-    assert mitigation.best(verdicts, "inference")["label"] == "e"  # d ties on replicas but costs more alignment
-    assert mitigation.best(verdicts[verdicts["when"] != "training"], "training") is None
+def test_mitigation_best_is_the_credited_one_with_the_largest_fall_then_best_alignment():
+    table = _mitigations()
+    assert mitigation.best(table, "training")["label"] == "a"
+    assert mitigation.best(table, "inference")["label"] == "e"  # d ties on the fall but costs more alignment
+    assert mitigation.best(table[table["when"] != "training"], "training") is None
 
 
 def test_mitigation_headline_metrics_and_conclusion():
-    table = _mitigations()
-    metrics = mitigation.headline_metrics(table, mitigation.verdicts(table), "default")
-    assert is_flat(metrics) and len(metrics) <= 15
+    metrics = mitigation.headline_metrics(_mitigations(), "default")
+    assert is_flat(metrics) and len(metrics) <= 17
+    assert metrics["baseline_memorized_replica_rate"] == 0.8 and metrics["training_baseline_replica_rate"] == 0.5
+    assert metrics["baseline_memorized_replica_rate_ci95"] == [pytest.approx(0.7), pytest.approx(0.9)]
     assert metrics["mitigations_credited"] == 3 and metrics["mitigations_tested"] == 5
-    assert metrics["best_training"] == "a" and metrics["best_training_delta_duplicated_replica_fraction"] == -0.25
-    assert metrics["best_inference_delta_alignment"] == pytest.approx(-0.01)
+    assert metrics["best_training"] == "a" and metrics["best_training_change_ci95"] == [-0.4, -0.1]
     text = mitigation.conclusion(metrics)
-    assert "50.0% of the duplicated items' 8 generations" in text and "one generation is 12.5 points" in text
-    assert "3 of 5" in text and "`a`, duplicated replicas -25.0 points" in text
-    none = table[table["when"] != "training"]
-    assert "No training-time mitigation is credited" in mitigation.conclusion(
-        mitigation.headline_metrics(none, mitigation.verdicts(none), "default"))
-    assert "p95 0.900, alignment 0.300" in mitigation.caption(metrics)
+    assert "16 verified memorized prompts replicate 80.0% [70.0%, 90.0%]" in text
+    assert "3 of 5 settings lower copying" in text and "`a`, replica rate change [-40.0 points, -10.0 points]" in text
+    none = _mitigations()
+    none.loc[none["when"] == "training", "verdict"] = mitigation.NOT_SHOWN
+    assert "No training-time mitigation is shown to lower copying" in mitigation.conclusion(
+        mitigation.headline_metrics(none, "default"))
+    assert "3 of 5 settings lower copying" in mitigation.caption(metrics)
+    assert len(mitigation.changes_figure(_mitigations()).axes[0].get_yticklabels()) == 5
 
 
-def test_mitigation_measures_training_and_inference_rows(shapes, tmp_path, monkeypatch):
+def test_mitigation_measures_memorized_prompts_of_both_baselines(scenes, tmp_path, monkeypatch):
     params = study_fakes.smoke_params(mitigation={
-        "training": ["mit-mc"], "inference": {"rt": {"n_tokens": [1]}, "static_transition": {}}, "per_item": 1})
-    monkeypatch.setattr(mitigation, "load_with_training_images",
-                        lambda name: (trained_on(shapes, duplicated=(0, 1)), shapes.images[:6]))
+        "training": ["mit-mc"], "inference": {"rt": {"n_tokens": [1]}, "embedding_optimisation": {"target": [0.0]}},
+        "per_item": 2})
+    trained = trained_on(scenes, n=8, duplicated=(6, 7))  # 2 MV prompts and 2 TV families
+    monkeypatch.setattr(mitigation, "load_with_training_images", lambda name: (trained, scenes.images[:8]))
+    monkeypatch.setattr(mitigation, "verify", lambda trained, images, candidates, *args: Verified(
+        candidates, np.array([1.0, 1.0, 0.0, 0.5]), 2))  # the first TV family is not memorized
     monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path))
     (tmp_path / "data" / "models" / "mit-mc").mkdir(parents=True)
     (tmp_path / "data" / "models" / "mit-mc" / "timing.json").write_text('{"seconds": 12.5}')
-    study = study_fakes.study("mitigation", tmp_path / "figures", params)
-    table, evaluations = mitigation.measure(study, alignment=lambda images, prompts: np.full(len(images), 0.5))
-    assert table.columns.tolist() == mitigation.COLUMNS
-    assert table["label"].tolist() == ["baseline", "mc (training)", "rt n_tokens=1 (inference)",
-                                       "static_transition (inference)"]
-    assert table["unet_evals_per_image"].tolist() == [6.0] * 4 and set(evaluations) == set(table["label"])
-    assert list(mitigation.gallery_panels(table, evaluations)) == ["baseline", "mc (training)"]
-    assert mitigation.gallery_columns(evaluations) == 2
-    timing = mitigation.timing(study, evaluations)
-    assert timing["training_seconds"] == {"cond-dup-pair": None, "mit-mc": 12.5}
-    assert set(timing["seconds_per_image"]) == set(table["label"])
-    assert mitigation.tradeoff_figure(table).axes[0].get_ylabel() == "dataset similarity score (p95)"
+    study = study_fakes.study("mitigation", tmp_path / "figures", params, threshold=-1.0)  # every match a replica
+    table, cells, seconds = mitigation.measure(study, alignment=lambda images, prompts: np.full(len(images), 0.5))
+    assert table["label"].tolist() == ["baseline (training)", "mc (training)", "baseline (inference)",
+                                       "rt n_tokens=1 (inference)", "embedding_optimisation target=0.0 (inference)"]
+    assert (table["prompts"] == 3).all() and (table["generations"] == 6).all() and table["prompts_verified"].all()
+    assert table["baseline"].tolist() == ["baseline (training)"] * 2 + ["baseline (inference)"] * 3
+    optimised = table.iloc[-1]
+    assert optimised["descent_iterations_mean"] == 10 and optimised["unet_evals_per_image"] == 6 + 1 + 10
+    assert optimised["magnitude_after"] < optimised["magnitude_before"]
+    assert list(mitigation.gallery_panels(cells)) == ["baseline (training)", "mc (training)", "baseline (inference)"]
+    timing = mitigation.timing(study, cells, seconds)
+    assert timing["training_seconds"] == {"mit-base": None, "mit-mc": 12.5} and timing["seconds"] > 0
+    assert mitigation.tradeoff_figure(table).axes[0].get_ylabel() == "replica rate (memorized prompts)"
 
 
 # --- detection ---------------------------------------------------------------------------------------------------
@@ -282,101 +298,115 @@ def test_mitigation_measures_training_and_inference_rows(shapes, tmp_path, monke
 def _bench():
     groups = np.array([detection.MEMORIZED, detection.MEMORIZED, detection.UNVERIFIED, *detection.CLEAN,
                        detection.CLEAN[0]])
-    return detection.DetectionBenchmark([f"p{i}" for i in range(7)], groups,
-                                        np.array([1.0, 0.75, 0.25, 0.0, np.nan, np.nan, 0.5]))
+    kinds = np.array([MV, TV, MV, UNIQUE, "novel", "random tokens", UNIQUE])
+    return detection.DetectionBenchmark([f"p{i}" for i in range(7)], groups, kinds,
+                                        np.array([1.0, 0.75, 0.25, 0.0, np.nan, np.nan, 0.25]))
 
 
 def test_detection_benchmark_groups_and_design():
     bench = _bench()
     assert bench.scored.tolist() == [True, True, False, True, True, True, True]
-    design = bench.design()
-    assert design[detection.MEMORIZED] == 2 and design["unique training"] == 2 and is_flat(design)
-    assert design["replica_rate_duplicated"] == pytest.approx(2 / 3)
-    assert design["replica_rate_unique_training"] == pytest.approx(0.25)
+    assert bench.clean.tolist() == [False, False, False, True, True, True, True]
+    design = bench.design().set_index("kind")
+    assert design.loc[MV, "prompts"] == 2 and design.loc[MV, "memorized"] == 1
+    assert design.loc[MV, "replica_rate"] == pytest.approx(0.625) and design.loc[UNIQUE, "replica_rate"] == 0.125
+    assert np.isnan(design.loc["novel", "replica_rate"])
     fallback = bench.unverified_as_memorized()
     assert fallback.memorized.sum() == 3 and not fallback.verified and "NOT verified" in fallback.positives
     assert list(bench.group_masks()) == [detection.MEMORIZED, detection.UNVERIFIED, *detection.CLEAN]
 
 
-def test_detection_ranking_scores_memorized_against_each_clean_group():
+def test_detection_ranking_scores_memorized_against_each_clean_group_with_intervals():
     bench = _bench()
     perfect = DetectorScores("perfect", np.array([9, 8, 0, 1, 2, 3, 4.0]), 1, 1, 2.0, 7.0)
     inverted = DetectorScores("inverted", -perfect.scores, 1, 1, 2.0, 7.0)
-    board = detection.ranked([inverted, perfect], bench)
+    board = detection.ranked([inverted, perfect], bench, seed=0)
     assert board["method"].tolist() == ["perfect", "inverted"] and "seconds_per_prompt" not in board
-    assert board.loc[0, "auc"] == 1.0 and board.loc[1, "auc"] == 0.0
-    assert board.loc[0, "auc_vs_novel"] == 1.0 and board.loc[0, "auc_vs_random_tokens"] == 1.0
+    assert board.loc[0, "auc"] == 1.0 and board.loc[1, "auc"] == 0.0 and (board["model"] == detection.TRAINED).all()
+    assert board.loc[0, "auc_low"] <= 1.0 == board.loc[0, "auc_high"]
+    assert board.loc[0, "auc_vs_novel"] == 1.0 and board.loc[0, "auc_MV_vs_clean"] == 1.0
     assert detection.subset(perfect, bench.scored).seconds == pytest.approx(6.0)
     assert detection.timing([perfect], bench) == {"seconds_per_prompt": {"perfect | 1 steps | 1 gen": 1.0}}
     roc = detection.roc_table([perfect, inverted], bench)
     assert roc.columns.tolist() == ["detector", "method", "steps", "generations", "fpr", "tpr"]
-    curve = roc[roc["method"] == "perfect"]
-    assert curve["fpr"].iloc[0] == 0 and curve["tpr"].iloc[-1] == 1 and curve["detector"].nunique() == 1
+    both = detection.full_leaderboard(board, detection.ranked([perfect], bench, 0, detection.UNTRAINED))
+    assert both["model"].tolist() == [detection.TRAINED] * 2 + [detection.UNTRAINED]
 
 
-def _board(wen_first_1gen=0.68, wen_first_4gen=0.72):
-    rows = [(METHOD, 1, 1, wen_first_1gen, 0.0), (METHOD, 1, 4, wen_first_4gen, 0.14), (METHOD, 10, 1, 0.85, 0.29),
-            (METHOD, 25, 1, 0.83, 0.07), ("Carlini et al. tiled l2", 25, 4, 0.98, 0.0), ("Ren", 1, 1, 0.5, 0.0)]
-    board = pd.DataFrame(rows, columns=["method", "steps", "generations", "auc", "tpr@1%fpr"])
-    return board.sort_values("auc", ascending=False, kind="stable").reset_index(drop=True)
+def _board(first=0.97, control=0.52):
+    rows = []
+    for model, auc in ((detection.TRAINED, first), (detection.UNTRAINED, control)):
+        for method, steps, generations, value in ((METHOD, 1, 1, auc), (METHOD, 1, 4, auc), (METHOD, 10, 1, auc),
+                                                  (f"{METHOD} at t=981", 1, 1, auc - 0.01),
+                                                  ("Carlini et al. tiled l2", 10, 4, 0.6 if auc > 0.9 else 0.45)):
+            rows.append({"model": model, "method": method, "steps": steps, "generations": generations,
+                         "auc": value, "auc_low": value - 0.05, "auc_high": min(1, value + 0.02),
+                         "tpr@1%fpr": 0.8, "tpr@1%fpr_low": 0.6, "tpr@1%fpr_high": 0.9, "auc_vs_unique_training": 0.9,
+                         "auc_vs_novel": 0.95, "auc_vs_random_tokens": 1.0})
+    return pd.DataFrame(rows)
 
 
-def _edits(before=1.0, after=0.5):
-    return pd.DataFrame({"magnitude_before": [0.2, 0.4], "magnitude_after": [0.1, 0.3],
+def _edits(before=1.0, after=0.25):
+    return pd.DataFrame({"top_is_title": [True, False], "title_share": [0.25, 0.25],
+                         "magnitude_before": [1.2, 1.4], "magnitude_after": [0.5, 0.7],
                          "replica_rate_before": [before] * 2, "replica_rate_after": [after] * 2})
 
 
-def test_detection_headline_reads_wens_first_step_with_one_generation():
-    metrics = detection.headline_metrics(_board(), _bench(), _edits(), [1, 10], "default")
-    assert is_flat(metrics) and len(metrics) <= 15
-    assert metrics["wen_first_step_auc"] == 0.68  # the 1-generation row, not the better 4-generation one
-    assert metrics["wen_first_step_tpr@1%fpr"] == 0.0 and metrics["wen_10_steps_auc"] == 0.85
-    assert metrics["best_peer"] == "Carlini et al. tiled l2" and metrics["best_peer_auc"] == 0.98
-    assert metrics["memorized_prompts"] == 2 and metrics["token_edit_magnitude_before"] == pytest.approx(0.3)
+def test_detection_headline_reads_wens_first_step_with_one_generation_and_the_control():
+    metrics = detection.headline_metrics(_board(), _bench(), _edits(), 0, "default")
+    assert is_flat(metrics) and len(metrics) <= 40
+    assert metrics["wen_first_step_n1_auc"] == 0.97 and metrics["wen_first_step_n1_auc_ci95"] == [
+        pytest.approx(0.92), 0.99]
+    assert metrics["wen_first_step_n1_tpr_at_1pct_fpr"] == 0.8 and metrics["wen_t981_n1_auc"] == 0.96
+    assert metrics["wen_first_step_n1_auc_untrained"] == 0.52 and metrics["untrained_auc_min"] == 0.45
+    assert metrics["memorized_prompts"] == 2 and metrics["memorized_mv"] == 1 and metrics["memorized_tv"] == 1
+    assert metrics["clean_prompts"] == 4 and metrics["best_peer"] == "Carlini et al. tiled l2"
+    assert metrics["top_token_is_trigger_fraction"] == 0.5 and metrics["top_token_is_trigger_chance"] == 0.25
+    assert metrics["token_edit_replica_rate_change_ci95"] == [-0.75, -0.75]
     text = detection.conclusion(metrics)
-    assert "2 duplicated prompts are verified memorized" in text and "AUC 0.680" in text
-    assert "first 10 steps it improves: AUC 0.850" in text and "Carlini et al. tiled l2 (AUC 0.980), above" in text
-    assert "lowers the copying" in text and "100.0% → 50.0%" in text
-    unverified = detection.headline_metrics(_board(), _bench().unverified_as_memorized(), _edits(1.0, 1.0), [1],
-                                            "smoke")
-    assert unverified["memorized_prompts"] == 0 and detection.early_steps(unverified) is None
-    text = detection.conclusion(unverified)
-    assert "No duplicated prompt was verified" in text and "does NOT lower" in text and "first 10" not in text
-    assert "0.680, best peer (Carlini et al. tiled l2) 0.980" in detection.caption(metrics)
+    assert "2 prompts are verified memorized (1 matching verbatim, 1 template verbatim" in text
+    assert "AUC 0.970 [0.920, 0.990]" in text and "as strong as" in text and "near chance" in text
+    assert "Dropping it lowers the copying" in text and "100.0% → 25.0%" in text
+    leaky = detection.headline_metrics(_board(control=0.9), _bench().unverified_as_memorized(), _edits(1.0, 1.0),
+                                       0, "smoke")
+    text = detection.conclusion(leaky)
+    assert leaky["memorized_prompts"] == 0 and "No prompt was verified memorized" in text
+    assert "NOT all near chance" in text and "is NOT shown to lower" in text
+    assert "AUC 0.970 [0.920, 0.990]" in detection.caption(metrics)
 
 
-def test_replica_rate_counts_copies_of_each_prompts_own_image(shapes, tmp_path):
-    params = study_fakes.smoke_params(detection={"verify_generations": 2})
-    trained = trained_on(shapes, n=6, duplicated=(0, 1))
-    everything = detection.replica_rate(study_fakes.study("detection", tmp_path, params, threshold=-1.0), trained,
-                                        shapes.images[:6], np.arange(6), trained.prompts)
-    nothing = detection.replica_rate(study_fakes.study("detection", tmp_path, params, threshold=1.0), trained,
-                                     shapes.images[:6], np.arange(6), trained.prompts)
-    assert nothing.tolist() == [0.0] * 6 and set(np.unique(everything)) <= {0.0, 0.5, 1.0}
+def test_random_prompts_take_the_captions_form():
+    rng = np.random.default_rng(0)
+    prompts = detection.random_prompts(rng, 3, ["kazorvel"])
+    assert all(p.endswith(", titled kazorvel") and len(p.split(",")[0].split()) == 4 for p in prompts)
+    assert detection.title_of("a red circle, titled kazorvel") == "kazorvel" and detection.title_of("x") is None
 
 
-def test_detection_flow_on_a_tiny_model(shapes, tmp_path):
-    """Benchmark (none verified: duplicated prompts stand in), Wen variants, peers, leaderboard, ROC data, token
-    edits and headline metrics, as the notebook chains them."""
+def test_detection_flow_on_a_tiny_model(scenes, tmp_path, monkeypatch):
+    """Benchmark (none verified: duplicated prompts stand in), Wen variants, peers, the control, leaderboard, ROC
+    data, token edits and headline metrics, as the notebook chains them."""
     params = study_fakes.smoke_params(detection={"n_prompts": 3, "verify_generations": 1, "generations": [1, 2],
                                                  "first_steps": [1, 2], "explain": 1, "batch_size": 8})
     study = study_fakes.study("detection", tmp_path, params, threshold=1.0)
-    trained = trained_on(shapes, n=6, duplicated=(0, 1))
-    bench = detection.build_benchmark(study, trained, shapes.images[:6], shapes)
-    assert not bench.verified and bench.memorized.sum() == 2
-    assert bench.design() == {detection.MEMORIZED: 2, detection.UNVERIFIED: 0, "unique training": 3, "novel": 3,
-                              "random tokens": 3, "replica_rate_duplicated": 0.0, "replica_rate_unique_training": 0.0}
-    assert all(p in {c[0] for c in shapes.captions[6:]} for p in bench.prompts[5:8])
+    trained = trained_on(scenes, n=12, duplicated=(6, 7))
+    bench = detection.build_benchmark(study, trained, scenes.images[:12], scenes)
+    assert not bench.verified and bench.memorized.sum() == 4  # 2 MV and 2 TV families stand in
+    assert bench.kinds[:4].tolist() == [MV, MV, TV, TV] and (bench.groups == detection.CLEAN[0]).sum() == 3
+    assert all(p in {c[0] for c in scenes.captions[12:]} for p in bench.prompts[7:10])
     wen = detection.wen_variants(study, trained.model, bench)
-    assert [(s.steps, s.generations) for s in wen.scores] == [(1, 1), (2, 1), (3, 1), (1, 2), (2, 2), (3, 2)]
-    curves = detection.magnitude_curves(wen, bench)
-    assert set(curves["prompts"]) == {detection.MEMORIZED, *detection.CLEAN} and curves["step"].max() == 3
+    assert [(s.steps, s.generations) for s in wen.scores] == [(1, 1), (2, 1), (3, 1), (1, 2), (2, 2), (1, 1)]
+    assert wen.scores[-1].method.endswith("t=981")
     peers = detection.peers(study, trained.model, bench)
-    board = detection.ranked(wen.scores + peers, bench)
-    assert len(board) == 11 and len(detection.roc_table(wen.scores + peers, bench)["detector"].unique()) == 11
-    edits = detection.token_edits(study, trained, shapes.images[:6], bench, wen)
-    assert len(edits) == 1 and edits.loc[0, "original"] in bench.prompts[:2]
-    assert edits.loc[0, "edited"] != edits.loc[0, "original"] and len(edits.attrs["significance"]) == 1
-    metrics = detection.headline_metrics(board, bench, edits, params.detection.first_steps, params.scale)
-    assert is_flat(metrics) and "wen_2_steps_auc" in metrics and metrics["memorized_prompts"] == 0
-    assert "No duplicated prompt was verified" in detection.conclusion(metrics)
+    monkeypatch.setattr(detection, "untrained_model", lambda params, name: study_fakes.tiny_model(seed=1))
+    control = detection.control(study, bench)
+    board = detection.full_leaderboard(detection.ranked(wen.scores + peers, bench, 0),
+                                       detection.ranked(control, bench, 0, detection.UNTRAINED))
+    assert len(board) == 22 and len(detection.roc_table(wen.scores + peers, bench)["detector"].unique()) == 11
+    edits = detection.token_edits(study, trained, scenes.images[:12], bench)
+    assert len(edits) == 2 and set(edits["original"]) <= set(bench.prompts[:2])
+    assert (edits["edited"] != edits["original"]).all() and len(edits.attrs["significance"]) == 2
+    assert detection.significance_figure(edits, 1).axes
+    metrics = detection.headline_metrics(board, bench, edits, 0, params.scale)
+    assert is_flat(metrics) and metrics["memorized_prompts"] == 0
+    assert metrics["untrained_auc_min"] is not None
+    assert "No prompt was verified memorized" in detection.conclusion(metrics)

@@ -38,6 +38,26 @@ class ProceduralData(Strict):
     seed: int = 0
 
 
+class ScenesData(Strict):
+    """Scenes with brief titled captions and `families` template families (`copyscope.data.scenes`)."""
+
+    kind: Literal["scenes"]
+    n_images: Annotated[int, Field(ge=1, le=6912)]
+    resolution: Resolution
+    max_objects: Annotated[int, Field(ge=2, le=9)] = 4
+    n_captions: Annotated[int, Field(ge=1, le=8)] = 4
+    families: Annotated[int, Field(ge=0)] = 0
+    family_size: Annotated[int, Field(ge=2)] = 3
+    n_titles: Annotated[int, Field(ge=1, le=6912)] = 64  # title words, each shared by many images
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _families_fit(self) -> "ScenesData":
+        if self.families * self.family_size > self.n_images:
+            raise ValueError(f"{self.families} families of {self.family_size} do not fit in {self.n_images} images")
+        return self
+
+
 class PackagedData(Strict):
     kind: Literal["digits", "faces"]
     resolution: Resolution
@@ -50,7 +70,7 @@ class FolderData(Strict):
     captions: str | None = None
 
 
-Dataset = Annotated[ProceduralData | PackagedData | FolderData, Field(discriminator="kind")]
+Dataset = Annotated[ProceduralData | ScenesData | PackagedData | FolderData, Field(discriminator="kind")]
 
 
 class Architecture(Strict):
@@ -61,7 +81,12 @@ class Architecture(Strict):
     text_layers: Annotated[int, Field(ge=1)] = 2
     text_heads: Annotated[int, Field(ge=1)] = 4
     max_length: Annotated[int, Field(ge=8, le=77)] = 32
-    prediction_type: Literal["epsilon", "v_prediction"] = "v_prediction"
+    prediction_type: Literal["epsilon", "v_prediction"] = "epsilon"
+    # Stable Diffusion v1's schedule: at t = 999 sqrt(alpha_bar) is about 0.07, so the first sampling step still
+    # carries text signal (squaredcos_cap_v2 leaves 5e-5 there, and the conditional part of epsilon vanishes)
+    beta_schedule: Literal["scaled_linear", "linear", "squaredcos_cap_v2"] = "scaled_linear"
+    beta_start: Annotated[float, Field(gt=0, lt=1)] = 0.00085
+    beta_end: Annotated[float, Field(gt=0, lt=1)] = 0.012
 
 
 class Training(Strict):
@@ -85,6 +110,9 @@ class Duplication(Strict):
     fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
     factor: Annotated[int, Field(ge=1)] = 1
     mode: Literal["image_caption", "image"] = "image_caption"
+    # template duplicates: the dataset's template families (same layout, one caption) join the training set, each
+    # member up-weighted by this factor (1: families stay out)
+    template_factor: Annotated[int, Field(ge=1)] = 1
 
 
 class MitigationSpec(Strict):
@@ -226,10 +254,11 @@ class ConditioningStudy(Strict):
 
 
 class MitigationStudy(Strict):
-    baseline: str
-    training: Models  # models retrained with a training-time mitigation
+    baseline: str  # the training-time mitigations' baseline twin
+    training: Models  # the baseline retrained with a training-time mitigation
+    inference_model: str  # the model the inference-time mitigations sample (the detection benchmark's)
     inference: dict[str, dict[str, list]]  # mitigation -> {its strength parameter: values swept}, or {} (defaults)
-    per_item: Annotated[int, Field(ge=1)]
+    per_item: Annotated[int, Field(ge=1)]  # generations per memorized prompt, for its labels and in every cell
 
     @model_validator(mode="after")
     def _sweeps(self) -> "MitigationStudy":
@@ -308,6 +337,7 @@ class Params(Strict):
             *(("conditioning.models", m) for m in self.conditioning.models),
             ("mitigation.baseline", self.mitigation.baseline),
             *(("mitigation.training", m) for m in self.mitigation.training),
+            ("mitigation.inference_model", self.mitigation.inference_model),
             ("detection.model", self.detection.model),
         ]
 

@@ -22,20 +22,33 @@ TIMING = "timing.json"
 
 def headline(values: dict) -> dict:
     """A flat metrics dict as JSON will read it back: numpy scalars as Python ones, NaN as None; a ValueError for a
-    value that is not a scalar (nested dicts and lists belong in a CSV)."""
+    value that is not a scalar (nested dicts belong in a CSV) or, under a `*_ci95` key, a [low, high] pair."""
     out = {}
     for key, value in values.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        if value is not None and not isinstance(value, (str, bool, Number)):
-            raise ValueError(f"metric {key!r} is a {type(value).__name__}, not a scalar")
-        out[key] = None if isinstance(value, float) and not math.isfinite(value) else value
+        if key.endswith("_ci95"):
+            if not isinstance(value, (list, tuple)) or len(value) != 2:
+                raise ValueError(f"metric {key!r} must be a [low, high] pair, got {value!r}")
+            out[key] = [_scalar(key, v) for v in value]
+        else:
+            out[key] = _scalar(key, value)
     return out
 
 
+def _scalar(key: str, value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is not None and not isinstance(value, (str, bool, Number)):
+        raise ValueError(f"metric {key!r} is a {type(value).__name__}, not a scalar")
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def is_flat(metrics: dict) -> bool:
-    """Every value a scalar (the metrics format of `headline`)."""
-    return all(value is None or isinstance(value, (str, bool, Number)) for value in metrics.values())
+    """Every value a scalar, or a [low, high] pair under a `*_ci95` key (the metrics format of `headline`)."""
+    def scalar(value) -> bool:
+        return value is None or isinstance(value, (str, bool, Number))
+
+    return all(scalar(value) or (key.endswith("_ci95") and isinstance(value, list) and len(value) == 2
+                                 and all(map(scalar, value))) for key, value in metrics.items())
 
 
 class StudyOutputs:

@@ -10,6 +10,7 @@ import torch
 from copyscope import paths
 from copyscope.errors import MissingOutput
 from copyscope.data.dataset import ImageCaptionSet
+from copyscope.data.training_set import MV, UNIQUE
 from copyscope.devices import pick_device
 from copyscope.models.text_to_image import TextToImage
 
@@ -30,6 +31,16 @@ class TrainedModel:
     @property
     def duplicated(self) -> np.ndarray:
         return np.asarray(self.record["duplicated"], dtype=bool)
+
+    @property
+    def duplication_kind(self) -> list[str]:
+        """Per training image: matching verbatim, template verbatim or unique (older records: from `duplicated`)."""
+        return self.record.get("duplication_kind") or [MV if d else UNIQUE for d in self.duplicated]
+
+    @property
+    def family(self) -> list[int]:
+        """Per training image: its template family in the dataset, -1 for none."""
+        return self.record.get("family") or [-1] * len(self.prompts)
 
     def training_images(self, data: ImageCaptionSet) -> np.ndarray:
         index = {image_id: i for i, image_id in enumerate(data.ids)}

@@ -21,6 +21,7 @@ class ImageCaptionSet:
     ids: list[str]
     masks: np.ndarray | None = None  # N×H×W uint8 instance masks, 0 = background
     meta: dict = field(default_factory=dict)
+    families: np.ndarray | None = None  # per image: its template family (same layout, one caption), -1 for none
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -35,6 +36,8 @@ class ImageCaptionSet:
             raise ValueError("image ids must be unique")
         if self.masks is not None and self.masks.shape != self.images.shape[:3]:
             raise ValueError(f"masks {self.masks.shape} do not match images {self.images.shape[:3]}")
+        if self.families is not None and len(self.families) != n:
+            raise ValueError(f"families has {len(self.families)} entries for {n} images")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -49,7 +52,14 @@ class ImageCaptionSet:
             images=self.images[indices], captions=[self.captions[i] for i in indices],
             labels=[self.labels[i] for i in indices], ids=[self.ids[i] for i in indices],
             masks=None if self.masks is None else self.masks[indices], meta=dict(self.meta),
+            families=None if self.families is None else self.families[indices],
         )
+
+    def family_of(self, i: int) -> np.ndarray:
+        """Indices of the images in image i's template family (just i when it has none)."""
+        if self.families is None or self.families[i] < 0:
+            return np.asarray([i])
+        return np.flatnonzero(self.families == self.families[i])
 
     def save(self, path: str | Path) -> None:
         """images.npy, masks.npy, records.jsonl and meta.json in one folder, written atomically."""
@@ -60,6 +70,8 @@ class ImageCaptionSet:
             with open(tmp / "records.jsonl", "w") as handle:
                 for i in range(len(self)):
                     record = {"id": self.ids[i], "label": self.labels[i], "captions": self.captions[i]}
+                    if self.families is not None:
+                        record["family"] = int(self.families[i])
                     handle.write(json.dumps(record) + "\n")
             (tmp / "meta.json").write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
 
@@ -75,4 +87,5 @@ class ImageCaptionSet:
             images=np.load(path / "images.npy"), captions=[r["captions"] for r in records],
             labels=[r["label"] for r in records], ids=[r["id"] for r in records], masks=masks,
             meta=json.loads((path / "meta.json").read_text()),
+            families=np.asarray([r["family"] for r in records]) if records and "family" in records[0] else None,
         )

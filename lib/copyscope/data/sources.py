@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from copyscope.data import procedural
+from copyscope.data import procedural, scenes
 from copyscope.errors import UserError
 from copyscope.data.dataset import ImageCaptionSet
 
@@ -33,7 +33,7 @@ def square_resize(image: Image.Image, resolution: int) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-TITLE = ", titled "  # what separates a procedural caption's description from its made-up title word
+TITLE = scenes.TITLE  # what separates a procedural caption's description from its made-up title word
 
 
 def without_title(caption: str) -> str:
@@ -49,6 +49,15 @@ def procedural_set(n_images: int, resolution: int, seed: int, max_objects: int, 
         captions = [[f"{c}{TITLE}{name}" for c in caps] for caps, name in zip(captions, names)]
     return ImageCaptionSet(images, captions, labels, [f"shapes-{i:05d}" for i in range(n_images)], masks,
                            meta={"source": "procedural", "seed": seed, "titles": names})
+
+
+def scenes_set(n_images: int, resolution: int, seed: int, max_objects: int, n_captions: int, families: int,
+               family_size: int, n_titles: int) -> ImageCaptionSet:
+    """Scenes with brief titled captions, the first families × family_size images in template families."""
+    images, masks, captions, labels, family = scenes.generate(n_images, resolution, seed, max_objects, n_captions,
+                                                              families, family_size, n_titles)
+    return ImageCaptionSet(images, captions, labels, [f"scenes-{i:05d}" for i in range(n_images)], masks,
+                           meta={"source": "scenes", "seed": seed}, families=family)
 
 
 def digits_set(resolution: int) -> ImageCaptionSet:

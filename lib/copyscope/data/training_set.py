@@ -3,6 +3,10 @@
 Paper B varies the caption kind (none = one fixed caption, class-level, instance-level, a random token string per
 image) and up-weights a fraction of the images: either image and caption together, or the image alone (each draw
 then picks one of its several captions). Unconditional training is the same model fed the empty prompt.
+
+On a dataset with template families (`copyscope.data.scenes`), the duplicated images are drawn among the singles
+("matching verbatim" duplicates, MV), and every family member in the set is up-weighted by `template_factor`
+("template verbatim", TV: one caption, one layout, varied details), as Webster labels Stable Diffusion's copies.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from copyscope.data.dataset import ImageCaptionSet
 from copyscope.models.tokenizer import word_tokens
 
 CAPTION_KINDS = ("unconditional", "none", "class", "instance", "random")
+MV, TV, UNIQUE = "matching verbatim", "template verbatim", "unique"
 FIXED_CAPTION = "An image"
 
 
@@ -43,9 +48,13 @@ class TrainingSet:
         self.data, self.caption_kind, self.duplication = data, caption_kind, duplication
         n = len(data)
         rng = np.random.default_rng([seed, 1])
+        family = data.families if data.families is not None else np.full(n, -1)
+        self.templates = (family >= 0) & (duplication.template_factor > 1)
+        singles = np.flatnonzero(family < 0)
         self.duplicated = np.zeros(n, dtype=bool)
-        self.duplicated[rng.choice(n, size=int(round(duplication.fraction * n)), replace=False)] = True
-        self.weights = np.where(self.duplicated, float(duplication.factor), 1.0)
+        self.duplicated[rng.choice(singles, size=int(round(duplication.fraction * len(singles))), replace=False)] = True
+        self.weights = np.where(self.duplicated, float(duplication.factor),
+                                np.where(self.templates, float(duplication.template_factor), 1.0))
         self.weights /= self.weights.sum()
         random_captions = [random_token_caption(rng, random_caption_tokens) for _ in range(n)]
         self.candidates = [
@@ -67,6 +76,10 @@ class TrainingSet:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def duplication_kind(self) -> list[str]:
+        """Per image: MV (duplicated with its caption), TV (a template-family member) or unique."""
+        return [MV if d else TV if t else UNIQUE for d, t in zip(self.duplicated, self.templates)]
 
     def prompt(self, i: int) -> str:
         """The caption used to ask the model for image i (the first candidate)."""

@@ -87,3 +87,17 @@ def wen_magnitude(model: TextToImage, prompts: Sequence[str], first_steps: int =
     trajectory = magnitude_trajectory(model, prompts, steps, generations, seed, guidance, first_steps, batch_size,
                                       negative_prompt, progress)
     return wen_scores(trajectory, first_steps)
+
+
+def magnitude_at_timestep(model: TextToImage, prompts: Sequence[str], timestep: int, generations: int = 1,
+                          seed: int = 0, batch_size: int = 16, negative_prompt: str = "", progress: bool = True
+                          ) -> DetectorScores:
+    """d from one read at x_T and a given timestep: the official code's first step (DDIM 50 with `leading`
+    spacing and offset 1 reads t = 981; copyscope's `trailing` spacing reads t = 999)."""
+    start, scores = time.perf_counter(), []
+    for batch in prompt_batches(model, prompts, generations, seed, batch_size, negative_prompt, METHOD, progress):
+        with torch.no_grad():
+            norms = conditional_noise.magnitude_at(model, batch.noise, timestep, batch.cond, batch.uncond)
+        scores.append(to_numpy(batch.per_prompt(norms).mean(dim=1)))
+    return DetectorScores(f"{METHOD} at t={timestep}", np.concatenate(scores), steps=1, generations=generations,
+                          unet_evals_per_prompt=2.0 * generations, seconds=seconds_since(start, model.device))

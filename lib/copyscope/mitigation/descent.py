@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from copyscope.conditional_noise import first_sampling_timestep
+from copyscope.conditional_noise import first_sampling_timestep, magnitude_at
 from copyscope.models.text_to_image import TextToImage
 
 # magnitude(rows of the current value, their row indices) -> per-row magnitudes, differentiable in the rows
@@ -67,20 +67,31 @@ def descend_per_sample(start: torch.Tensor, magnitude: Magnitude, settings: Desc
 class FirstStepDescent:
     """A `sampling.generate` prepare hook that descends on the magnitude at the first sampling timestep.
 
-    Subclasses say what moves (`adjust`); `unet_evaluations` lists the extra UNet passes of every image so far.
+    Subclasses say what moves (`adjust`). Per image so far: `unet_evaluations` (its extra UNet passes),
+    `iterations` (how often its magnitude was evaluated by the descent) and the first-step magnitude before and
+    after (`magnitude_before`, `magnitude_after`: measured apart, not counted as cost).
     """
 
     def __init__(self, target: float, lr: float, max_iters: int, weight_decay: float):
         self.descent = Descent(target, lr, max_iters, weight_decay)
         self.unet_evaluations: list[int] = []
+        self.iterations: list[int] = []
+        self.magnitude_before: list[float] = []
+        self.magnitude_after: list[float] = []
 
     def __call__(self, model: TextToImage, prompts: list[str], cond: torch.Tensor, uncond: torch.Tensor,
                  x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        cond, x, passes = self.adjust(model, first_sampling_timestep(model), cond, uncond, x)
+        t = first_sampling_timestep(model)
+        with torch.no_grad():
+            self.magnitude_before += magnitude_at(model, x, t, cond, uncond).tolist()
+        cond, x, passes, iterations = self.adjust(model, t, cond, uncond, x)
+        with torch.no_grad():
+            self.magnitude_after += magnitude_at(model, x, t, cond, uncond).tolist()
         self.unet_evaluations += passes.tolist()
+        self.iterations += iterations.tolist()
         return cond, uncond, x
 
     def adjust(self, model: TextToImage, t: int, cond: torch.Tensor, uncond: torch.Tensor, x: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The new (cond, x) and each image's extra UNet passes."""
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The new (cond, x), each image's extra UNet passes and its descent iterations."""
         raise NotImplementedError

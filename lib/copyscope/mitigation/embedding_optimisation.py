@@ -23,7 +23,7 @@ class EmbeddingOptimisation(FirstStepDescent):
         super().__init__(target, lr, max_iters, weight_decay)
 
     def adjust(self, model: TextToImage, t: int, cond: torch.Tensor, uncond: torch.Tensor, x: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             eps_u = model.eps(x, t, uncond)
 
@@ -33,4 +33,4 @@ class EmbeddingOptimisation(FirstStepDescent):
         trainable = torch.ones(cond.shape[1:], dtype=torch.bool, device=cond.device)
         trainable[0] = False
         optimised, evaluations = descend_per_sample(cond, magnitude, self.descent, trainable)
-        return optimised, x, 1 + evaluations
+        return optimised, x, 1 + evaluations, evaluations

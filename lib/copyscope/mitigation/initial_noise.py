@@ -25,9 +25,9 @@ class InitialNoiseAdjustment(FirstStepDescent):
         super().__init__(target, lr, max_iters, weight_decay)
 
     def adjust(self, model: TextToImage, t: int, cond: torch.Tensor, uncond: torch.Tensor, x: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         def magnitude(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
             return magnitude_at(model, rows, t, cond[index], uncond[index])
 
         adjusted, evaluations = descend_per_sample(x, magnitude, self.descent)
-        return cond, adjusted, 2 * evaluations
+        return cond, adjusted, 2 * evaluations, evaluations

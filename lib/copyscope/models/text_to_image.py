@@ -154,9 +154,13 @@ def build_pixel_model(
     max_length: int = 32,
     train_timesteps: int = 1000,
     prediction_type: str = "epsilon",
+    beta_schedule: str = "scaled_linear",
+    beta_start: float = 0.00085,
+    beta_end: float = 0.012,
     seed: int = 0,
 ) -> TextToImage:
-    """A small pixel-space text-to-image model, randomly initialised with `seed`.
+    """A small pixel-space text-to-image model, randomly initialised with `seed`; by default on Stable Diffusion v1's
+    schedule (DDPM `scaled_linear` β 0.00085–0.012 over 1000 steps, ε-prediction).
 
     The first UNet level is convolutional only; every lower level cross-attends to the text, as in Stable Diffusion.
     """
@@ -177,6 +181,6 @@ def build_pixel_model(
         num_hidden_layers=text_layers, num_attention_heads=text_heads, max_position_embeddings=max_length,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     ))
-    schedule = DDPMScheduler(num_train_timesteps=train_timesteps, beta_schedule="squaredcos_cap_v2", clip_sample=True,
-                             prediction_type=prediction_type)
+    schedule = DDPMScheduler(num_train_timesteps=train_timesteps, beta_schedule=beta_schedule, beta_start=beta_start,
+                             beta_end=beta_end, clip_sample=True, prediction_type=prediction_type)
     return TextToImage(unet, text_encoder, tokenizer, dict(schedule.config))

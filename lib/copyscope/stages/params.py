@@ -40,7 +40,7 @@ def stage_params(params: Params) -> dict:
     for study in STUDIES:
         names = [name for key, name in params.study_models() if key.split(".")[0] == study]
         studies[study] = {"scale": params.scale, "seed": params.seed, "sampling": dump["sampling"],
-                          "study": dump[study], "models": {name: models[name] for name in dict.fromkeys(names)}}
+                          "architecture": dump["architecture"], "study": dump[study], "models": {name: models[name] for name in dict.fromkeys(names)}}
     return {
         "prepare": dump["datasets"],
         "train": {name: {"seed": params.seed, "architecture": dump["architecture"], "model": spec}

@@ -16,6 +16,9 @@ def run(name: str, params: Params) -> ImageCaptionSet:
     if spec.kind == "procedural":
         data = sources.procedural_set(spec.n_images, spec.resolution, spec.seed, spec.max_objects, spec.n_captions,
                                       spec.identifiers)
+    elif spec.kind == "scenes":
+        data = sources.scenes_set(spec.n_images, spec.resolution, spec.seed, spec.max_objects, spec.n_captions,
+                                  spec.families, spec.family_size, spec.n_titles)
     elif spec.kind == "digits":
         data = sources.digits_set(spec.resolution)
     elif spec.kind == "faces":

@@ -1,84 +1,140 @@
-"""Mitigation ablations (papers B, C and later work): every mitigation against the duplicated-caption baseline in one
-table, with what it costs, the verdicts, headline metrics and a conclusion.
+"""Mitigation ablations (papers B, C and later work) on the memorized prompts of the benchmark world, the way paper
+C, Jain et al., Han et al. and MemBench evaluate them: every mitigation's replica rate with a 95% interval, its
+change from its baseline with an interval, and a verdict from that interval.
 
-Training-time mitigations are separately trained models; inference-time ones sample the baseline model differently.
-Compute cost in the table is UNet evaluations per image (2 per DDIM step with guidance, plus any first-step descent,
-deterministic); measured seconds (sampling per image, training per model) go to timing.json only.
+Which prompts count is decided first, by verification with one seed (the labels): the duplicated (MV and TV)
+prompts whose generations are mostly replicas. Every cell then samples those prompts `per_item` times with another
+seed, so the labels and the measurements do not share generations. Inference-time mitigations sample the detection
+model; training-time ones are retrained twins of a smaller model built the same way (same data, steps and seed),
+each compared with that twin's baseline on the same prompts. A mitigation "lowers copying" only when the interval
+of the per-prompt change excludes zero below; otherwise the verdict is "not shown at this scale".
+Compute cost is UNet evaluations per image (2 per guided DDIM step, plus any first-step descent); seconds go to
+timing.json only.
 """
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from copyscope import paths
-from copyscope.artifacts.models import load_with_training_images
-from copyscope.mitigation.factory import inference_mitigation
+from copyscope.artifacts.models import TrainedModel, load_with_training_images
+from copyscope.metrics import uncertainty
+from copyscope.mitigation.descent import FirstStepDescent
+from copyscope.mitigation.factory import InferenceMitigation, inference_mitigation
 from copyscope.plots import tradeoff
 from copyscope.report import headline
-from copyscope.studies.evaluation import Evaluation, evaluate
-from copyscope.studies.prose import missing, num, pct, points, signed
+from copyscope.studies.evaluation import Matched, generate_and_match
+from copyscope.studies.prose import interval, num, pct, points
 from copyscope.studies.session import Study
+from copyscope.studies.verification import Candidate, duplicated_candidates, replica_hits, verify
 
 TITLE = "Mitigations (papers B, C and later work)"
-KEY_FIGURE = "tradeoff.png"
-COLUMNS = ["label", "mitigation", "when", "strength", "similarity_p95", "replica_fraction",
-           "duplicated_replica_fraction", "not_duplicated_replica_fraction", "duplicated_n", "similarity_mean",
-           "frechet_distance", "alignment", "unet_evals_per_image"]
+KEY_FIGURE = "changes.png"
 BASELINE = "baseline"
+LOWERS, NOT_SHOWN, RAISES = "lowers copying", "not shown at this scale", "raises copying"
 TIMING = "timing.json"  # the train stage's wall-clock record beside each model
+GALLERY = 8  # pairs shown per cell
 
 
-def measure(study: Study, alignment: Callable | None) -> tuple[pd.DataFrame, dict[str, Evaluation]]:
-    """The baseline and every retrained model, then the baseline sampled with every point of every inference-time
-    sweep, all sampled alike: the mitigations table and the evaluations by row label."""
-    training, evaluations = training_time(study, alignment)
-    inference, inference_evaluations = inference_time(study, alignment)
-    return pd.concat([training, inference], ignore_index=True), {**evaluations, **inference_evaluations}
+@dataclass
+class Cells:
+    """A model, its training images and the verified memorized prompts every cell on it samples."""
+
+    trained: TrainedModel
+    training_images: np.ndarray
+    candidates: list[Candidate]
+    verified: bool  # False: no duplicated prompt was verified, and all of them stand in
 
 
-def training_time(study: Study, alignment: Callable | None) -> tuple[pd.DataFrame, dict[str, Evaluation]]:
-    """The baseline and every retrained model, sampled alike."""
-    section, rows, evaluations = study.section, [], {}
+def memorized_cells(study: Study, name: str) -> Cells:
+    """Verify model `name`'s duplicated prompts with the labels seed (`per_item` generations each) and keep the
+    memorized ones (all duplicated prompts, flagged, when none is)."""
+    trained, training_images = load_with_training_images(name)
+    candidates = duplicated_candidates(trained)
+    if not candidates:
+        raise ValueError(f"mitigation: model {name!r} has no duplicated prompts to mitigate")
+    checked = verify(trained, training_images, candidates, study.section.per_item, study.matcher, study.threshold,
+                     study.params.seed, study.sampling)
+    kept = [c for c, memorized in zip(candidates, checked.memorized) if memorized]
+    return Cells(trained, training_images, kept or candidates, bool(kept))
+
+
+@dataclass
+class Cell:
+    """One mitigation setting sampled on the memorized prompts."""
+
+    label: str
+    mitigation: str
+    when: str  # "none" (a baseline), "training" or "inference"
+    strength: dict
+    model: str
+    replica: np.ndarray  # (prompts,): each prompt's replica rate over its generations
+    generated: Matched
+    alignment: float | None
+    unet_evals_per_image: float
+    training_images: np.ndarray
+    descent: FirstStepDescent | None = None
+
+    @property
+    def nearest(self) -> np.ndarray:
+        """Each generation's nearest training image."""
+        return self.training_images[self.generated.matches.indices]
+
+
+def sample_cell(study: Study, cells: Cells, trained: TrainedModel, alignment: Callable | None,
+                mitigation: InferenceMitigation | None = None) -> tuple[np.ndarray, Matched, float | None]:
+    """`per_item` generations of every memorized prompt with the cells seed (params seed + 1): per-prompt replica
+    rates, the matches, and the mean alignment with the original prompts."""
+    per_item, seed = study.section.per_item, study.params.seed + 1
+    prompts = [c.prompt for c in cells.candidates for _ in range(per_item)]
+    asked, guidance, prepare = prompts, None, None
+    if mitigation is not None:
+        asked = mitigation.prompts(prompts, np.random.default_rng([seed, 11]))
+        guidance, prepare = mitigation.guidance(study.sampling.guidance), mitigation.prepare
+    generated = generate_and_match(trained, cells.training_images, asked, study.matcher, seed, study.sampling,
+                                   guidance, prepare)
+    hits = replica_hits(generated.matches, [c.images for c in cells.candidates], per_item, study.threshold)
+    score = None if alignment is None else float(np.mean(alignment(generated.generations, prompts)))
+    return hits.mean(axis=1), generated, score
+
+
+def training_time(study: Study, alignment: Callable | None) -> tuple[Cells, list[Cell]]:
+    """The twin baseline and every retrained twin on the baseline's memorized prompts."""
+    section = study.section
+    cells = memorized_cells(study, section.baseline)
+    out = []
     for name in [section.baseline, *section.training]:
-        trained, training_images = load_with_training_images(name)
-        ev = _evaluate(study, trained, training_images, alignment)
+        trained = cells.trained if name == section.baseline else load_with_training_images(name)[0]
+        replica, generated, score = sample_cell(study, cells, trained, alignment)
         spec = study.params.models[name].mitigation
-        when = "none" if name == section.baseline else "training"
-        rows.append(_row(ev, spec.name, when, spec.params, 2.0 * study.sampling.steps))
-        evaluations[rows[-1]["label"]] = ev
-    return pd.DataFrame(rows)[COLUMNS], evaluations
+        baseline = name == section.baseline
+        out.append(Cell(f"{BASELINE} (training)" if baseline else label(spec.name, "training", spec.params),
+                        BASELINE if baseline else spec.name, "none" if baseline else "training", spec.params, name,
+                        replica, generated, score, 2.0 * study.sampling.steps, cells.training_images))
+    return cells, out
 
 
-def inference_time(study: Study, alignment: Callable | None) -> tuple[pd.DataFrame, dict[str, Evaluation]]:
-    """The baseline model sampled with every point of every inference-time sweep."""
-    trained, training_images = load_with_training_images(study.section.baseline)
-    rows, evaluations = [], {}
-    for name, options in study.section.inference_points():
+def inference_time(study: Study, alignment: Callable | None) -> tuple[Cells, list[Cell]]:
+    """The detection model plainly sampled, then with every point of every inference-time sweep."""
+    section = study.section
+    cells = memorized_cells(study, section.inference_model)
+    replica, generated, score = sample_cell(study, cells, cells.trained, alignment)
+    out = [Cell(f"{BASELINE} (inference)", BASELINE, "none", {}, section.inference_model, replica, generated, score,
+                2.0 * study.sampling.steps, cells.training_images)]
+    for name, options in section.inference_points():
         mitigation = inference_mitigation(name, **options)
-        rng = np.random.default_rng([study.params.seed, 11])
-        ev = _evaluate(study, trained, training_images, alignment,
-                       guidance=mitigation.guidance(study.sampling.guidance),
-                       rewrite_prompts=lambda prompts: mitigation.prompts(prompts, rng), prepare=mitigation.prepare)
-        rows.append(_row(ev, name, "inference", options,
-                         2.0 * study.sampling.steps + mitigation.extra_unet_evals_per_image))
-        evaluations[rows[-1]["label"]] = ev
-    return pd.DataFrame(rows, columns=COLUMNS), evaluations
-
-
-def _row(ev: Evaluation, name: str, when: str, options: dict, unet_evals: float) -> dict:
-    """One table row; the baseline (`when` "none") is labelled and listed as "baseline"."""
-    baseline = when == "none"
-    return {**ev.row(), "label": BASELINE if baseline else label(name, when, options),
-            "mitigation": BASELINE if baseline else name, "when": when, "strength": json.dumps(options),
-            "unet_evals_per_image": unet_evals}
-
-
-def _evaluate(study: Study, trained, training_images, alignment, **options) -> Evaluation:
-    return evaluate(trained, training_images, study.matcher, study.threshold, study.section.per_item,
-                    study.params.seed, study.sampling, alignment=alignment, **options)
+        replica, generated, score = sample_cell(study, cells, cells.trained, alignment, mitigation)
+        descent = mitigation.prepare if isinstance(mitigation.prepare, FirstStepDescent) else None
+        out.append(Cell(label(name, "inference", options), name, "inference", options, section.inference_model,
+                        replica, generated, score, 2.0 * study.sampling.steps + mitigation.extra_unet_evals_per_image,
+                        cells.training_images, descent))
+    return cells, out
 
 
 def label(name: str, when: str, options: dict) -> str:
@@ -87,68 +143,108 @@ def label(name: str, when: str, options: dict) -> str:
     return f"{name} {settings} ({when})" if settings else f"{name} ({when})"
 
 
+def verdict(change: uncertainty.Estimate) -> str:
+    """From the interval of the per-prompt change in replica rate."""
+    if change.high < 0:
+        return LOWERS
+    return RAISES if change.low > 0 else NOT_SHOWN
+
+
+def measure(study: Study, alignment: Callable | None) -> tuple[pd.DataFrame, list[Cell], float]:
+    """Every cell, training-time then inference-time: the table (each row against its own baseline), the cells and
+    the wall-clock seconds it all took."""
+    start = time.perf_counter()
+    seed = study.params.seed
+    rows, cells = [], []
+    for group in (training_time(study, alignment), inference_time(study, alignment)):
+        memorized, group_cells = group
+        base = group_cells[0]
+        for cell in group_cells:
+            rate = uncertainty.mean(cell.replica, seed)
+            change = uncertainty.paired_difference(cell.replica, base.replica, seed)
+            scores = cell.generated.matches.scores
+            descent = cell.descent
+            rows.append({
+                "label": cell.label, "mitigation": cell.mitigation, "when": cell.when,
+                "strength": json.dumps(cell.strength), "model": cell.model, "baseline": base.label,
+                "prompts": len(cell.replica), "prompts_verified": memorized.verified,
+                "generations": len(scores), "replica_rate": rate.value, "replica_rate_low": rate.low,
+                "replica_rate_high": rate.high, "change": change.value, "change_low": change.low,
+                "change_high": change.high, "verdict": "" if cell is base else verdict(change),
+                "similarity_mean": float(np.mean(scores)), "similarity_p95": float(np.percentile(scores, 95)),
+                "alignment": cell.alignment, "unet_evals_per_image": cell.unet_evals_per_image,
+                "descent_iterations_mean": np.mean(descent.iterations) if descent else np.nan,
+                "magnitude_before": np.mean(descent.magnitude_before) if descent else np.nan,
+                "magnitude_after": np.mean(descent.magnitude_after) if descent else np.nan,
+            })
+        cells += group_cells
+    return pd.DataFrame(rows), cells, time.perf_counter() - start
+
+
+def changes_figure(table: pd.DataFrame):
+    """Every mitigation's change in replica rate from its baseline with its 95% interval."""
+    rest = table[table["when"] != "none"].iloc[::-1].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(rest) + 1.2))
+    for when, colour in (("training", "tab:blue"), ("inference", "tab:orange")):
+        part = rest[rest["when"] == when]
+        ax.errorbar(part["change"], part.index, xerr=[part["change"] - part["change_low"],
+                                                      part["change_high"] - part["change"]],
+                    fmt="o", color=colour, capsize=3, label=when)
+    ax.axvline(0, color="black", linewidth=1)
+    ax.set_yticks(range(len(rest)), rest["label"], fontsize=7)
+    ax.set_xlabel("change in replica rate of memorized prompts from the baseline (95% CI)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def tradeoff_figure(table: pd.DataFrame):
-    """Dataset similarity score against alignment, one line per mitigation's sweep, the baseline starred."""
-    rest = table[table["mitigation"] != BASELINE]
-    return tradeoff(rest.assign(method=rest["mitigation"] + " (" + rest["when"] + ")"), x="alignment",
-                    y="similarity_p95", method="method", baseline=baseline_row(table),
-                    xlabel="alignment with the original prompt (small CLIP)", ylabel="dataset similarity score (p95)")
+    """Replica rate against alignment for the inference-time sweeps, their baseline starred."""
+    rest = table[table["when"] == "inference"]
+    base = table[(table["when"] == "none") & (table["label"] == rest["baseline"].iloc[0])].iloc[0]
+    return tradeoff(rest, x="alignment", y="replica_rate", method="mitigation", baseline=base,
+                    xlabel="alignment with the original prompt (small CLIP)", ylabel="replica rate (memorized prompts)")
 
 
-def baseline_row(table: pd.DataFrame) -> pd.Series:
-    return table[table["mitigation"] == BASELINE].iloc[0]
+def gallery_panels(cells: list[Cell]) -> dict[str, tuple]:
+    """Every baseline and training-time cell: generations, their nearest training images, the similarities."""
+    return {cell.label: (cell.generated.generations, cell.nearest, cell.generated.matches.scores)
+            for cell in cells if cell.when != "inference"}
 
 
-def gallery_panels(table: pd.DataFrame, evaluations: dict[str, Evaluation]) -> dict[str, tuple]:
-    """The baseline and every retrained model: generations, their nearest training images, the similarities."""
-    labels = table.loc[table["when"] != "inference", "label"]
-    return {name: (evaluations[name].generations, evaluations[name].nearest, evaluations[name].copying.matches.scores)
-            for name in labels}
-
-
-def gallery_columns(evaluations: dict[str, Evaluation]) -> int:
-    """Pairs shown per model: as many as the baseline has duplicated (memorized) training images."""
-    return max(1, int(evaluations[BASELINE].copying.duplicated.sum()))
-
-
-def verdicts(table: pd.DataFrame, metric: str = "similarity_p95") -> pd.DataFrame:
-    """Per mitigation and strength: the change from the baseline in copying and alignment, and whether it lowered
-    copying: fewer replicas of the duplicated items (the memorized ones) without a higher dataset similarity score."""
-    baseline = baseline_row(table)
-    rest = table[table["mitigation"] != BASELINE]
-    out = rest[["label", "mitigation", "when", "strength"]].copy()
-    out[f"delta_{metric}"] = rest[metric] - baseline[metric]
-    out["delta_duplicated_replica_fraction"] = rest["duplicated_replica_fraction"] - baseline[
-        "duplicated_replica_fraction"]
-    out["delta_alignment"] = rest["alignment"] - baseline["alignment"]
-    out["lowers_copying"] = (out["delta_duplicated_replica_fraction"] < 0) & (out[f"delta_{metric}"] <= 0)
-    return out.reset_index(drop=True)
-
-
-def best(verdicts: pd.DataFrame, when: str) -> pd.Series | None:
-    """The credited mitigation of one kind ("training" or "inference") that removes the most duplicated replicas,
-    ties to the one that keeps alignment best, then to the lower p95; None when none is credited."""
-    credited = verdicts[(verdicts["when"] == when) & verdicts["lowers_copying"]]
+def best(table: pd.DataFrame, when: str) -> pd.Series | None:
+    """The credited mitigation of one kind with the largest fall in replica rate (ties: the better alignment)."""
+    credited = table[(table["when"] == when) & (table["verdict"] == LOWERS)]
     if credited.empty:
         return None
-    ranked = credited.assign(alignment_cost=-credited["delta_alignment"].fillna(-np.inf)).sort_values(
-        ["delta_duplicated_replica_fraction", "alignment_cost", "delta_similarity_p95"], kind="stable")
-    return ranked.iloc[0]
+    return credited.assign(cost=-credited["alignment"].fillna(-np.inf)).sort_values(
+        ["change", "cost"], kind="stable").iloc[0]
 
 
-def headline_metrics(table: pd.DataFrame, verdicts: pd.DataFrame, scale: str) -> dict:
-    """The flat metrics: the baseline's copying of its duplicated items, how many mitigations the verdict credits,
-    and the best training-time and inference-time ones with their changes from the baseline."""
-    baseline = baseline_row(table)
-    out = {"scale": scale, "baseline_duplicated_replica_fraction": baseline["duplicated_replica_fraction"],
-           "baseline_duplicated_generations": int(baseline["duplicated_n"]),
-           "baseline_similarity_p95": baseline["similarity_p95"], "baseline_alignment": baseline["alignment"],
-           "mitigations_tested": len(verdicts), "mitigations_credited": int(verdicts["lowers_copying"].sum())}
+def headline_metrics(table: pd.DataFrame, scale: str) -> dict:
+    """The flat metrics (per-cell rates, intervals and verdicts are in mitigations.csv)."""
+    inference_base = table[(table["when"] == "none") & (table["label"] == f"{BASELINE} (inference)")].iloc[0]
+    training_base = table[(table["when"] == "none") & (table["label"] == f"{BASELINE} (training)")].iloc[0]
+    tested = table[table["when"] != "none"]
+    out = {"scale": scale,
+           "baseline_memorized_replica_rate": inference_base["replica_rate"],
+           "baseline_memorized_replica_rate_ci95": [inference_base["replica_rate_low"],
+                                                    inference_base["replica_rate_high"]],
+           "baseline_memorized_prompts": int(inference_base["prompts"]),
+           "baseline_prompts_verified": bool(inference_base["prompts_verified"]),
+           "training_baseline_replica_rate": training_base["replica_rate"],
+           "training_baseline_replica_rate_ci95": [training_base["replica_rate_low"],
+                                                   training_base["replica_rate_high"]],
+           "training_baseline_prompts": int(training_base["prompts"]),
+           "mitigations_tested": len(tested), "mitigations_credited": int((tested["verdict"] == LOWERS).sum())}
     for when in ("training", "inference"):
-        chosen = best(verdicts, when)
+        chosen = best(table, when)
         out[f"best_{when}"] = None if chosen is None else chosen["label"]
-        for key in ("duplicated_replica_fraction", "similarity_p95", "alignment"):
-            out[f"best_{when}_delta_{key}"] = None if chosen is None else chosen[f"delta_{key}"]
+        out[f"best_{when}_change_ci95"] = [None, None] if chosen is None else [chosen["change_low"],
+                                                                               chosen["change_high"]]
+    optimised = tested[tested["mitigation"] == "embedding_optimisation"]
+    out["embedding_optimisation_iterations_mean"] = optimised["descent_iterations_mean"].mean() if len(
+        optimised) else None
     return headline(out)
 
 
@@ -158,39 +254,42 @@ def training_seconds(name: str) -> float | None:
     return json.loads(path.read_text())["seconds"] if path.is_file() else None
 
 
-def timing(study: Study, evaluations: dict[str, Evaluation]) -> dict:
-    """Sampling seconds per image for every row, training seconds for the baseline and every retrained model."""
-    return {"seconds_per_image": {name: ev.seconds_per_image for name, ev in evaluations.items()},
+def timing(study: Study, cells: list[Cell], seconds: float) -> dict:
+    """Sampling seconds per image for every cell, the study's total, training seconds of every twin."""
+    return {"seconds_per_image": {c.label: c.generated.seconds / len(c.generated.generations) for c in cells},
+            "seconds": seconds,
             "training_seconds": {name: training_seconds(name)
                                  for name in [study.section.baseline, *study.section.training]}}
 
 
 def caption(metrics: dict) -> str:
     """One line under the key figure."""
-    return (f"Dataset similarity score against alignment for every mitigation; the baseline (starred) at p95 "
-            f"{num(metrics['baseline_similarity_p95'])}, alignment {num(metrics['baseline_alignment'])}.")
+    return (f"Change in replica rate of the memorized prompts for every mitigation, with 95% intervals; "
+            f"{metrics['mitigations_credited']} of {metrics['mitigations_tested']} settings lower copying.")
 
 
 def _best_line(metrics: dict, when: str) -> str:
-    """The best credited mitigation of one kind with its changes from the baseline, or that there is none."""
-    chosen, prefix = metrics[f"best_{when}"], f"best_{when}_delta"
+    chosen = metrics[f"best_{when}"]
     if chosen is None:
-        return f"- **{when.capitalize()} time.** No {when}-time mitigation is credited at this scale."
-    return (f"- **{when.capitalize()} time.** Best credited: `{chosen}`, duplicated replicas "
-            f"{points(metrics[f'{prefix}_duplicated_replica_fraction'])}, p95 "
-            f"{signed(metrics[f'{prefix}_similarity_p95'])}, alignment {signed(metrics[f'{prefix}_alignment'])}.")
+        return f"- **{when.capitalize()} time.** No {when}-time mitigation is shown to lower copying at this scale."
+    return (f"- **{when.capitalize()} time.** Largest credited fall: `{chosen}`, replica rate change "
+            f"{interval(metrics[f'best_{when}_change_ci95'], points)}.")
 
 
 def conclusion(metrics: dict) -> str:
     """What holds at this scale, in Markdown, every number from `metrics`."""
-    generations = metrics["baseline_duplicated_generations"]
-    step = "" if missing(generations) or generations == 0 else f" (one generation is {100 / generations:.3g} points)"
+    labels = "verified memorized" if metrics["baseline_prompts_verified"] else "duplicated (NONE verified memorized)"
+    iterations = metrics["embedding_optimisation_iterations_mean"]
     lines = [
-        f"- **Baseline.** {pct(metrics['baseline_duplicated_replica_fraction'])} of the duplicated items' "
-        f"{generations} generations are replicas{step}; p95 {num(metrics['baseline_similarity_p95'])}, alignment "
-        f"{num(metrics['baseline_alignment'])}.",
-        f"- **Verdict.** {metrics['mitigations_credited']} of {metrics['mitigations_tested']} mitigation settings "
-        f"lower copying (fewer replicas of the duplicated items and no higher p95).",
+        f"- **Baselines.** The detection model's {metrics['baseline_memorized_prompts']} {labels} prompts replicate "
+        f"{pct(metrics['baseline_memorized_replica_rate'])} "
+        f"{interval(metrics['baseline_memorized_replica_rate_ci95'], pct)} of the time; the training-time twin's "
+        f"{metrics['training_baseline_prompts']} {pct(metrics['training_baseline_replica_rate'])} "
+        f"{interval(metrics['training_baseline_replica_rate_ci95'], pct)}.",
+        f"- **Verdict.** {metrics['mitigations_credited']} of {metrics['mitigations_tested']} settings lower copying "
+        f"(the 95% interval of the per-prompt change excludes zero); the others are not shown to at this scale.",
         _best_line(metrics, "training"), _best_line(metrics, "inference"),
+        f"- **Embedding optimisation** took {num(iterations, 1)} magnitude evaluations per image on average "
+        f"(1 = already below target, no descent step).",
     ]
     return "\n".join(lines)

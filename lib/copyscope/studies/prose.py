@@ -31,3 +31,10 @@ def signed(value, digits: int = 3) -> str:
 def rho(value) -> str:
     """Spearman's rank correlation, or why there is none (a constant series)."""
     return "ρ undefined: constant" if missing(value) else f"Spearman ρ = {value:.2f}"
+
+
+def interval(pair, format_one=num) -> str:
+    """A 95% interval [low, high] as "[low, high]" with the value's formatter."""
+    if pair is None or any(missing(v) for v in pair):
+        return "[n/a]"
+    return f"[{format_one(pair[0])}, {format_one(pair[1])}]"
