@@ -22,6 +22,7 @@ FLAT = {
                    "baseline_memorized_replica_rate_ci95": [0.74, 0.85], "baseline_memorized_prompts": 60,
                    "baseline_prompts_verified": True, "training_baseline_replica_rate": 0.6,
                    "training_baseline_replica_rate_ci95": [0.4, 0.75], "training_baseline_prompts": 10,
+                   "training_baseline_prompts_verified": True,
                    "mitigations_tested": 15, "mitigations_credited": 11, "best_training": "filter (training)",
                    "best_training_change_ci95": [-0.5, -0.2], "best_inference": None,
                    "best_inference_change_ci95": [None, None], "embedding_optimisation_iterations_mean": 4.5},

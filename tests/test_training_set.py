@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from copyscope.config import Duplication
-from copyscope.data.training_set import FIXED_CAPTION, TrainingSet
+from copyscope.data.training_set import FIXED_CAPTION, MV, TV, UNIQUE, TrainingSet
 from copyscope.models.tokenizer import word_tokens
+from copyscope.stages.train import training_subset
 
 
 def test_caption_kinds(shapes):
@@ -58,3 +59,24 @@ def test_draw_is_reproducible(shapes):
     a = data.draw(np.random.default_rng(7), 16)
     b = data.draw(np.random.default_rng(7), 16)
     assert np.array_equal(a[0], b[0]) and a[1] == b[1]
+
+
+def test_mv_duplicates_are_singles_and_template_families_are_upweighted(scenes):
+    data = scenes.subset(np.arange(12))  # two families of three, then six singles
+    training = TrainingSet(data, "instance", Duplication(fraction=0.5, factor=10, template_factor=4), seed=0)
+    kinds = training.duplication_kind()
+    assert kinds[:6] == [TV] * 6 and kinds[6:].count(MV) == 3 and kinds[6:].count(UNIQUE) == 3
+    weights = training.weights / training.weights.min()
+    assert np.allclose(weights[:6], 4) and np.allclose(sorted(weights[6:]), [1, 1, 1, 10, 10, 10])
+    plain = TrainingSet(data, "instance", Duplication(fraction=0.5, factor=10), seed=0)
+    assert not plain.templates.any() and plain.duplicated[:6].sum() == 0  # families are never MV
+
+
+def test_training_subsets_take_template_families_first_or_leave_them_out(scenes):
+    with_families = training_subset(len(scenes), 10, 0, scenes.families, templates=True)
+    assert with_families[:6].tolist() == list(range(6)) and (scenes.families[with_families[6:]] == -1).all()
+    without = training_subset(len(scenes), 10, 0, scenes.families)
+    assert (scenes.families[without] == -1).all() and len(without) == 10
+    assert training_subset(8, 3, 0).tolist() == training_subset(8, 5, 0)[:3].tolist()  # nested
+    with pytest.raises(ValueError, match="does not fit"):
+        training_subset(len(scenes), 4, 0, scenes.families, templates=True)

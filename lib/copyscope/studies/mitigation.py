@@ -236,6 +236,7 @@ def headline_metrics(table: pd.DataFrame, scale: str) -> dict:
            "training_baseline_replica_rate_ci95": [training_base["replica_rate_low"],
                                                    training_base["replica_rate_high"]],
            "training_baseline_prompts": int(training_base["prompts"]),
+           "training_baseline_prompts_verified": bool(training_base["prompts_verified"]),
            "mitigations_tested": len(tested), "mitigations_credited": int((tested["verdict"] == LOWERS).sum())}
     for when in ("training", "inference"):
         chosen = best(table, when)
@@ -278,13 +279,17 @@ def _best_line(metrics: dict, when: str) -> str:
 
 def conclusion(metrics: dict) -> str:
     """What holds at this scale, in Markdown, every number from `metrics`."""
-    labels = "verified memorized" if metrics["baseline_prompts_verified"] else "duplicated (NONE verified memorized)"
+    def labels(verified: bool) -> str:
+        return "verified memorized" if verified else "duplicated (none verified memorized)"
+
     iterations = metrics["embedding_optimisation_iterations_mean"]
     lines = [
-        f"- **Baselines.** The detection model's {metrics['baseline_memorized_prompts']} {labels} prompts replicate "
+        f"- **Baselines.** The detection model's {metrics['baseline_memorized_prompts']} "
+        f"{labels(metrics['baseline_prompts_verified'])} prompts replicate "
         f"{pct(metrics['baseline_memorized_replica_rate'])} "
         f"{interval(metrics['baseline_memorized_replica_rate_ci95'], pct)} of the time; the training-time twin's "
-        f"{metrics['training_baseline_prompts']} {pct(metrics['training_baseline_replica_rate'])} "
+        f"{metrics['training_baseline_prompts']} {labels(metrics['training_baseline_prompts_verified'])} prompts "
+        f"{pct(metrics['training_baseline_replica_rate'])} "
         f"{interval(metrics['training_baseline_replica_rate_ci95'], pct)}.",
         f"- **Verdict.** {metrics['mitigations_credited']} of {metrics['mitigations_tested']} settings lower copying "
         f"(the 95% interval of the per-prompt change excludes zero); the others are not shown to at this scale.",
