@@ -55,12 +55,6 @@ class ImageCaptionSet:
             families=None if self.families is None else self.families[indices],
         )
 
-    def family_of(self, i: int) -> np.ndarray:
-        """Indices of the images in image i's template family (just i when it has none)."""
-        if self.families is None or self.families[i] < 0:
-            return np.asarray([i])
-        return np.flatnonzero(self.families == self.families[i])
-
     def save(self, path: str | Path) -> None:
         """images.npy, masks.npy, records.jsonl and meta.json in one folder, written atomically."""
         with atomic_directory(path) as tmp:

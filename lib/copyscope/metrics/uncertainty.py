@@ -69,19 +69,6 @@ def paired_difference(after, before, seed: int = 0) -> Estimate:
     return mean(np.asarray(after, dtype=float) - np.asarray(before, dtype=float), seed)
 
 
-def difference(a, b, seed: int = 0) -> Estimate:
-    """mean(a) − mean(b) over independent units (e.g. two models' prompts), each group resampled on its own."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if not len(a) or not len(b):
-        return Estimate(float("nan"), float("nan"), float("nan"), len(a) + len(b))
-    value = float(a.mean() - b.mean())
-    if np.ptp(np.r_[a, b]) == 0:
-        return Estimate(value, value, value, len(a) + len(b))
-    low, high = _bootstrap((a, b), lambda x, y, axis=-1: np.mean(x, axis=axis) - np.mean(y, axis=axis), seed,
-                           paired=False)
-    return Estimate(value, low, high, len(a) + len(b))
-
-
 def auc(positives, negatives, seed: int = 0) -> Estimate:
     """ROC AUC of scores (higher = positive), resampling positives and negatives separately (stratified)."""
     positives, negatives = np.asarray(positives, dtype=float), np.asarray(negatives, dtype=float)

@@ -145,7 +145,7 @@ def label(name: str, when: str, options: dict) -> str:
 
 def verdict(change: uncertainty.Estimate) -> str:
     """From the interval of the per-prompt change in replica rate."""
-    if change.high < 0:
+    if change.excludes_zero_below():
         return LOWERS
     return RAISES if change.low > 0 else NOT_SHOWN
 
