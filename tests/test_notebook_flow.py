@@ -44,8 +44,8 @@ def fakes(shapes, scenes, tmp_path, monkeypatch):
     trained = study_fakes.trained_on(shapes, n=6, duplicated=(0, 1))
     benchmark = study_fakes.trained_on(scenes, n=12, duplicated=(6, 7))
     for module in (replication, conditioning):
-        monkeypatch.setattr(module, "load_with_training_images", lambda name: (trained, shapes.images[:6]))
-    monkeypatch.setattr(mitigation, "load_with_training_images", lambda name: (benchmark, scenes.images[:12]))
+        monkeypatch.setattr(module, "load_with_training_images", lambda name, seed=0: (trained, shapes.images[:6]))
+    monkeypatch.setattr(mitigation, "load_with_training_images", lambda name, seed=0: (benchmark, scenes.images[:12]))
     monkeypatch.setattr(detection, "load_model", lambda study: (benchmark, scenes.images[:12], scenes))
     monkeypatch.setattr(detection, "untrained_model", lambda params, name: study_fakes.tiny_model(seed=1))
     monkeypatch.setattr(alignment, "alignment_correctness", lambda: {"auc": 0.7, "auc_per_attribute": {"colour": 0.9}})

@@ -1,5 +1,7 @@
 """The studies' glue in lib: the one generate → embed → match path, per-study tables, headline metrics, verdicts
 and conclusions."""
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,10 +101,13 @@ def test_replication_measures_every_model_against_its_own_training_set(shapes, t
     params = study_fakes.smoke_params(replication={"models": ["shapes-1", "faces-1"], "n_generations": 4})
     sizes = {"shapes-1": 6, "faces-1": 3}
     monkeypatch.setattr(replication, "load_with_training_images",
-                        lambda name: (trained_on(shapes, sizes[name]), shapes.images[:sizes[name]]))
+                        lambda name, seed=0: (trained_on(shapes, sizes[name]), shapes.images[:sizes[name]]))
     size, results = replication.measure(study_fakes.study("replication", tmp_path, params))
-    assert size["model"].tolist() == ["shapes-1", "faces-1"] and size["dataset"].tolist() == ["shapes", "faces"]
-    assert size["n_train"].tolist() == [6, 3] and size["n"].tolist() == [4, 4]
+    # smoke trains every sweep model with two seeds: one row per model and seed
+    assert size["model"].tolist() == ["shapes-1", "shapes-1", "faces-1", "faces-1"]
+    assert size["seed"].tolist() == [0, 1, 0, 1]
+    assert size["dataset"].tolist() == ["shapes", "shapes", "faces", "faces"]
+    assert size["n_train"].tolist() == [6, 6, 3, 3] and size["n"].tolist() == [4, 4, 4, 4]
     assert {"similarity_median", "train_vs_train_similarity_p95", "frechet_distance"} <= set(size.columns)
     assert list(replication.histogram_panels(results)) == ["shapes-1 (n=6)", "faces-1 (n=3)"]
     generations, nearest, scores = replication.gallery_panels(results)["faces-1 (n=3)"]
@@ -118,31 +123,50 @@ def test_size_trend_reports_the_sign_of_the_correlation():
     assert np.isnan(replication.size_trend(table.assign(replica_fraction=0.0))["spearman_rho"])
 
 
-def _size_table():
-    return pd.DataFrame({"dataset": ["faces"] * 3 + ["shapes"] * 2, "n_train": [10, 30, 100, 16, 512],
-                         "replica_fraction": [0.05, 0.0, 0.0, 0.0, 0.0],
-                         "similarity_p95": [0.93, 0.85, 0.8, 0.72, 0.49]})
+def _sweep(scores: dict) -> tuple[pd.DataFrame, list]:
+    """A size table and per-seed results from {(dataset, n_train): [top-1 scores of seed 0, of seed 1, ...]}."""
+    results = [replication.Replication(f"{dataset}-{n}", dataset, np.zeros((n, 4, 4, 3), np.uint8),
+                                       SimpleNamespace(matches=SimpleNamespace(scores=np.asarray(values))), 0.931, k)
+               for (dataset, n), seeds in scores.items() for k, values in enumerate(seeds)]
+    table = pd.DataFrame([{"model": r.name, "seed": r.seed, "dataset": r.dataset, "n_train": r.n_train,
+                           "replica_fraction": float(np.mean(r.generated.matches.scores > 0.931)),
+                           "similarity_p95": float(np.percentile(r.generated.matches.scores, 95))} for r in results])
+    return table, results
 
 
-def test_replication_headline_metrics_are_flat_and_read_per_dataset():
-    metrics = replication.headline_metrics(_size_table(), study_fakes.calibration(0.931), "default")
-    assert is_flat(metrics) and len(metrics) <= 17
+def _falling_faces_flat_shapes():
+    rng = np.random.default_rng(0)
+    return _sweep({
+        ("faces", 10): [rng.uniform(0.85, 0.99, 64), rng.uniform(0.85, 0.99, 64)],
+        ("faces", 30): [rng.uniform(0.6, 0.9, 64), rng.uniform(0.6, 0.9, 64)],
+        ("faces", 100): [rng.uniform(0.5, 0.7, 64), rng.uniform(0.5, 0.7, 64)],
+        ("shapes", 16): [rng.uniform(0.4, 0.72, 64), rng.uniform(0.4, 0.72, 64)],
+        ("shapes", 512): [rng.uniform(0.4, 0.72, 64), rng.uniform(0.4, 0.72, 64)],
+    })
+
+
+def test_replication_headline_metrics_carry_intervals_over_seeds_and_verdicts():
+    table, results = _falling_faces_flat_shapes()
+    metrics = replication.headline_metrics(table, results, study_fakes.calibration(0.931), "default")
+    assert is_flat(metrics) and len(metrics) <= 40 and metrics["seeds"] == 2
     assert metrics["extractor"] == "pixel" and metrics["extractor_map"] == 0.3 and metrics["threshold"] == 0.931
     assert metrics["faces_similarity_p95_rho"] == pytest.approx(-1)
-    assert metrics["faces_replica_fraction_smallest_set"] == 0.05 and metrics["shapes_replica_fraction_rho"] is None
-    assert metrics["shapes_similarity_p95_largest_set"] == 0.49
+    low, high = metrics["faces_similarity_p95_smallest_set_ci95"]
+    assert low <= metrics["faces_similarity_p95_smallest_set"] <= high and high - low > 0
+    assert metrics["verdict_faces_size"] == "holds" and metrics["faces_size_difference_ci95"][0] > 0
+    assert metrics["verdict_shapes_size"] == "not shown at this scale"
+    assert metrics["summary"] == "1 of 2 findings hold"
     text = replication.conclusion(metrics)
-    assert "mAP 0.300" in text and "0.931" in text and "4.7%" not in text and "5.0%" in text
-    assert "**faces**: replication falls" in text and "0.930 → 0.800" in text
+    assert "mAP 0.300" in text and "0.931" in text and "2 training seed(s)" in text
+    assert "**faces**: replication falls" in text and "**shapes**: a fall of replication" in text
     assert "No generation crosses the threshold" in text.split("**shapes**")[1]
-    assert "0.720 → 0.490" in replication.caption(metrics)
+    assert replication.describe("faces_size").startswith("faces: copying (p95) falls")
 
 
-def test_replication_conclusion_says_when_the_trend_fails_and_the_threshold_is_not_calibrated():
-    rising = _size_table().assign(similarity_p95=[0.7, 0.8, 0.9, 0.5, 0.6])
-    metrics = replication.headline_metrics(rising, study_fakes.calibration(0.9, calibrated=False), "smoke")
-    text = replication.conclusion(metrics)
-    assert "does NOT fall" in text and "fallback 0.900" in text
+def test_replication_conclusion_says_when_the_threshold_is_not_calibrated():
+    table, results = _falling_faces_flat_shapes()
+    metrics = replication.headline_metrics(table, results, study_fakes.calibration(0.9, calibrated=False), "smoke")
+    assert "fallback 0.900" in replication.conclusion(metrics)
 
 
 def test_replication_tables_of_the_calibration():
@@ -168,47 +192,64 @@ def test_conditioning_cells_are_labelled_by_captions_and_duplication():
 
 
 def test_conditioning_measures_each_cell_and_builds_its_panels(shapes, tmp_path, monkeypatch):
-    params = study_fakes.smoke_params(conditioning={"models": ["shapes-1", "cond-dup-pair"], "per_item": 1})
-    kinds = {"shapes-1": "unconditional", "cond-dup-pair": "instance"}
+    params = study_fakes.smoke_params(conditioning={"models": ["cond-none", "cond-dup-pair"], "per_item": 1})
+    kinds = {"cond-none": "unconditional", "cond-dup-pair": "instance"}
     monkeypatch.setattr(conditioning, "load_with_training_images",
-                        lambda name: (trained_on(shapes, caption_kind=kinds[name]), shapes.images[:6]))
+                        lambda name, seed=0: (trained_on(shapes, caption_kind=kinds[name]), shapes.images[:6]))
     table, evaluations = conditioning.measure(study_fakes.study("conditioning", tmp_path, params),
                                               alignment=lambda images, prompts: np.full(len(images), 0.5))
-    assert table["cell"].tolist() == ["unconditional", "instance, image+caption dup 0.25x5"]
+    # smoke trains cond-dup-pair with two seeds: one row per model and seed, panels from each cell's first seed
+    assert table["cell"].tolist() == ["none", "instance, image+caption dup 0.25x5", "instance, image+caption dup 0.25x5"]
+    assert table["seed"].tolist() == [0, 0, 1] and [len(e) for e in evaluations.values()] == [1, 2]
     assert np.isnan(table.loc[0, "alignment"]) and table.loc[1, "alignment"] == 0.5  # only instance captions
-    assert list(conditioning.histogram_panels(table, evaluations)) == table["cell"].tolist()
+    assert list(conditioning.histogram_panels(table, evaluations)) == table["cell"].unique().tolist()
     assert len(conditioning.gallery_panels(table, evaluations)[table.loc[1, "cell"]][0]) == 6
     assert len(conditioning.most_copied(evaluations, table, n=2)) == 4
     assert set(conditioning.timing(table, evaluations)["seconds_per_image"]) == set(table["cell"])
 
 
-def _cells(instance_p95, duplicated_p95):
-    base = {"similarity_mean": 0.5, "replica_fraction": 0.1, "duplicated_replica_fraction": 0.5,
-            "not_duplicated_replica_fraction": 0.0, "not_duplicated_similarity_p95": 0.7}
-    return pd.DataFrame([
-        {**base, "cell": "unconditional", "caption_kind": "unconditional", "duplication": "none",
-         "duplication_mode": "none", "similarity_p95": 0.6},
-        {**base, "cell": "instance", "caption_kind": "instance", "duplication": "none", "duplication_mode": "none",
-         "similarity_p95": instance_p95, "replica_fraction": 0.0},
-        {**base, "cell": "dup", "caption_kind": "instance", "duplication": "image+caption",
-         "duplication_mode": "image_caption", "similarity_p95": 0.9, "duplicated_similarity_p95": duplicated_p95},
-    ])
+def _cells(instance: tuple, duplicated: tuple, seeds: int = 3):
+    """A cells table and per-seed evaluations: unconditional, instance and an image+caption duplicated cell of 8
+    items (2 duplicated), 4 generations each; top-1 scores uniform in `instance` for the instance cell and in
+    `duplicated` for the duplicated items, in (0.5, 0.7) elsewhere."""
+    rng = np.random.default_rng(0)
+    items, duplicated_items = np.repeat(np.arange(8), 4), np.arange(8) < 2
+    cells = {"uncond": ("unconditional", "none", "none"), "inst": ("instance", "none", "none"),
+             "dup": ("instance", "image+caption", "image_caption")}
+    rows, evaluations = [], {}
+    for model, (kind, duplication, mode) in cells.items():
+        evaluations[model] = []
+        for k in range(seeds):
+            scores = rng.uniform(0.5, 0.7, len(items))
+            if model == "inst":
+                scores = rng.uniform(*instance, len(items))
+            if model == "dup":
+                scores = np.where(duplicated_items[items], rng.uniform(*duplicated, len(items)), scores)
+            copying = CopyingScores(SimpleNamespace(scores=scores, indices=items), items, duplicated_items, 0.8)
+            evaluations[model].append(SimpleNamespace(copying=copying))
+            rows.append({"model": model, "seed": k, "cell": model, "caption_kind": kind, "duplication": duplication,
+                         "duplication_mode": mode, **copying.summary()})
+    return pd.DataFrame(rows), evaluations
 
 
-def test_conditioning_phenomena_hold_only_when_the_numbers_say_so():
+def test_conditioning_phenomena_hold_only_when_the_intervals_say_so():
     correctness = {"auc": 0.71, "auc_per_attribute": {"colour": 0.9}}
-    metrics = conditioning.headline_metrics(_cells(instance_p95=0.9, duplicated_p95=0.95), correctness, "default")
-    assert is_flat(metrics) and metrics["instance_replicates_more"]
-    assert metrics["image_caption_duplicated_replicates_more"] and metrics["alignment_auc"] == 0.71
-    assert metrics["instance_similarity_p95"] == 0.9 and metrics["unconditional_replica_fraction"] == 0.1
-    assert "image_duplicated_replicates_more" not in metrics
+    table, evaluations = _cells(instance=(0.8, 0.95), duplicated=(0.9, 1.0))
+    metrics = conditioning.headline_metrics(table, evaluations, correctness, "default")
+    assert is_flat(metrics) and len(metrics) <= 40 and metrics["seeds"] == 3 and metrics["alignment_auc"] == 0.71
+    assert metrics["verdict_captions"] == "holds" and metrics["verdict_image_caption_duplication"] == "holds"
+    assert "verdict_image_duplication" not in metrics and metrics["summary"] == "2 of 2 findings hold"
+    low, high = metrics["instance_similarity_p95_ci95"]
+    assert low <= metrics["instance_similarity_p95"] <= high
+    assert metrics["image_caption_duplicated_replica_fraction"] > 0.5 > metrics["unconditional_replica_fraction"]
     text = conditioning.conclusion(metrics)
-    assert "Instance captions replicate more" in text and "p95 0.900 vs 0.600" in text
-    assert "Duplicated items replicate more" in text and "p95 0.950 vs 0.700" in text and "50.0% vs 0.0%" in text
-    metrics = conditioning.headline_metrics(_cells(instance_p95=0.5, duplicated_p95=0.6), correctness, "default")
-    assert not metrics["instance_replicates_more"] and not metrics["image_caption_duplicated_replicates_more"]
-    assert conditioning.conclusion(metrics).count("do NOT replicate more") == 2
-    assert "0.500 with instance captions against 0.600" in conditioning.caption(metrics)
+    assert "**Captions.** Instance captions against unconditional training of the same images: holds" in text
+    assert "**Duplication (image+caption).** Duplicated items against the model's other items: holds" in text
+    table, evaluations = _cells(instance=(0.5, 0.7), duplicated=(0.5, 0.7))
+    metrics = conditioning.headline_metrics(table, evaluations, correctness, "default")
+    assert metrics["verdict_captions"] == metrics["verdict_image_caption_duplication"] == "not shown at this scale"
+    assert conditioning.conclusion(metrics).count("not shown at this scale") == 2
+    assert "with instance captions against" in conditioning.caption(metrics)
 
 
 def test_conditioning_correctness_table_lists_every_attribute():
@@ -251,7 +292,10 @@ def test_mitigation_best_is_the_credited_one_with_the_largest_fall_then_best_ali
 
 def test_mitigation_headline_metrics_and_conclusion():
     metrics = mitigation.headline_metrics(_mitigations(), "default")
-    assert is_flat(metrics) and len(metrics) <= 17
+    assert is_flat(metrics) and len(metrics) <= 40 and metrics["seeds"] == 1
+    # the largest point fall of each kind, judged by its interval (a: [-0.4, -0.1]; d before e on the fall)
+    assert metrics["verdict_training_time"] == "holds" and metrics["training_time_difference_ci95"] == [-0.4, -0.1]
+    assert metrics["verdict_inference_time"] == "holds" and metrics["summary"] == "2 of 2 findings hold"
     assert metrics["baseline_memorized_replica_rate"] == 0.8 and metrics["training_baseline_replica_rate"] == 0.5
     assert metrics["baseline_memorized_replica_rate_ci95"] == [pytest.approx(0.7), pytest.approx(0.9)]
     assert metrics["mitigations_credited"] == 3 and metrics["mitigations_tested"] == 5
@@ -272,12 +316,12 @@ def test_mitigation_measures_memorized_prompts_of_both_baselines(scenes, tmp_pat
         "training": ["mit-mc"], "inference": {"rt": {"n_tokens": [1]}, "embedding_optimisation": {"target": [0.0]}},
         "per_item": 2})
     trained = trained_on(scenes, n=8, duplicated=(6, 7))  # 2 MV prompts and 2 TV families
-    monkeypatch.setattr(mitigation, "load_with_training_images", lambda name: (trained, scenes.images[:8]))
+    monkeypatch.setattr(mitigation, "load_with_training_images", lambda name, seed=0: (trained, scenes.images[:8]))
     monkeypatch.setattr(mitigation, "verify", lambda trained, images, candidates, *args: Verified(
         candidates, np.array([1.0, 1.0, 0.0, 0.5]), 2))  # the first TV family is not memorized
     monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path))
-    (tmp_path / "data" / "models" / "mit-mc").mkdir(parents=True)
-    (tmp_path / "data" / "models" / "mit-mc" / "timing.json").write_text('{"seconds": 12.5}')
+    (tmp_path / "data" / "models" / "mit-mc" / "seed-0").mkdir(parents=True)
+    (tmp_path / "data" / "models" / "mit-mc" / "seed-0" / "timing.json").write_text('{"seconds": 12.5}')
     study = study_fakes.study("mitigation", tmp_path / "figures", params, threshold=-1.0)  # every match a replica
     table, cells, seconds = mitigation.measure(study, alignment=lambda images, prompts: np.full(len(images), 0.5))
     assert table["label"].tolist() == ["baseline (training)", "mc (training)", "baseline (inference)",
@@ -354,7 +398,7 @@ def _edits(before=1.0, after=0.25):
 
 def test_detection_headline_reads_wens_first_step_with_one_generation_and_the_control():
     metrics = detection.headline_metrics(_board(), _bench(), _edits(), 0, "default")
-    assert is_flat(metrics) and len(metrics) <= 40
+    assert is_flat(metrics) and len(metrics) <= 45
     assert metrics["wen_first_step_n1_auc"] == 0.97 and metrics["wen_first_step_n1_auc_ci95"] == [
         pytest.approx(0.92), 0.99]
     assert metrics["wen_first_step_n1_tpr_at_1pct_fpr"] == 0.8 and metrics["wen_t981_n1_auc"] == 0.96
@@ -363,6 +407,8 @@ def test_detection_headline_reads_wens_first_step_with_one_generation_and_the_co
     assert metrics["clean_prompts"] == 4 and metrics["best_peer"] == "Carlini et al. tiled l2"
     assert metrics["top_token_is_trigger_fraction"] == 0.5 and metrics["top_token_is_trigger_chance"] == 0.25
     assert metrics["token_edit_replica_rate_change_ci95"] == [-0.75, -0.75]
+    assert metrics["verdict_wen_first_step"] == "holds" and metrics["wen_first_step_difference"] == pytest.approx(0.47)
+    assert metrics["verdict_token_edit"] == "holds" and metrics["seeds"] == 1
     text = detection.conclusion(metrics)
     assert "2 prompts are verified memorized (1 matching verbatim, 1 template verbatim" in text
     assert "AUC 0.970 [0.920, 0.990]" in text and "as strong as" in text and "near chance" in text

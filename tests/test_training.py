@@ -1,9 +1,16 @@
+import json
+
 import numpy as np
 import torch
 
 from copyscope.data.training_set import TrainingSet
 from copyscope.config import Training
-from copyscope.training import TrainingHooks, train
+from copyscope import config, paths
+from copyscope.artifacts.models import RECORD, load_trained
+from copyscope.stages import prepare
+from copyscope.stages import train as train_stage
+from copyscope.stages.train import seed_workers
+from copyscope.training import TrainingHooks, encode_unique, train
 from tests.conftest import tiny_model
 
 CONFIG = Training(steps=12, batch_size=4, lr=3e-3, warmup_steps=2, checkpoint_every=5)
@@ -68,3 +75,39 @@ def test_frozen_text_encoder_does_not_change(tmp_path, shapes):
     config = Training(steps=3, batch_size=4, lr=1e-2, warmup_steps=0, train_text_encoder=False)
     train(model, TrainingSet(shapes, "instance"), config, tmp_path / "f.pt")
     assert all(torch.equal(a, b) for a, b in zip(before, model.text_encoder.parameters()))
+
+
+def test_encoding_each_distinct_caption_once_gives_the_same_embeddings_and_gradients():
+    captions = ["a red circle", "", "a red circle", "a blue square", ""]
+    grads = []
+    for encode in (lambda m: m.encode(captions), lambda m: encode_unique(m, captions)):
+        model = tiny_model()
+        out = encode(model)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        grads.append((out.detach(), _grads(model.text_encoder)))
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-6)
+    assert torch.allclose(grads[0][1], grads[1][1], rtol=1e-5, atol=1e-4)  # summation order only
+
+
+def _grads(module):
+    return torch.cat([p.grad.flatten() for p in module.parameters() if p.grad is not None])
+
+
+def test_seeds_train_side_by_side_on_the_cpu_only(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert seed_workers(3, cpu, 500) == 2 and seed_workers(1, cpu, 500) == 1
+    assert seed_workers(3, cuda, 500) == 1
+    assert seed_workers(3, cpu, 20) == 1  # not worth a worker's imports
+
+
+def test_a_models_seeds_train_in_worker_processes_and_differ(tmp_path, monkeypatch):
+    params = config.load("smoke")
+    monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path))  # the spawned workers inherit it
+    monkeypatch.setattr(train_stage, "seed_workers", lambda n_seeds, device, steps: 2)
+    prepare.run("shapes", params)
+    train_stage.train_seeds("cond-instance", params, train_stage.training_set("cond-instance", params), [0, 1])
+    records = [json.loads((paths.model_dir("cond-instance", k) / RECORD).read_text()) for k in (0, 1)]
+    assert [r["seed"] for r in records] == [params.seed, params.seed + 1]
+    models = [load_trained("cond-instance", seed=k).model for k in (0, 1)]
+    assert not torch.allclose(_weights(models[0]), _weights(models[1]))

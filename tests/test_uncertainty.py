@@ -44,3 +44,56 @@ def test_tpr_at_1pct_fpr_interval_brackets_the_value():
     rng = np.random.default_rng(2)
     estimate = uncertainty.tpr_at_1pct_fpr(rng.normal(2.5, 1, 64), rng.normal(0, 1, 300))
     assert estimate.low <= estimate.value <= estimate.high and 0 < estimate.value < 1
+
+
+def _seeded(per_seed_values, repeats: int = 1) -> uncertainty.Seeded:
+    """Each value one unit, its generation repeated `repeats` times (identical generations of one prompt)."""
+    return uncertainty.Seeded.of((np.repeat(values, repeats), np.repeat(np.arange(len(values)), repeats))
+                                 for values in per_seed_values)
+
+
+def test_identical_generations_of_one_unit_do_not_shrink_the_interval():
+    rng = np.random.default_rng(0)
+    seeds = [rng.normal(0.5, 0.1, 12) for _ in range(3)]
+    mean = lambda v: float(np.mean(v))
+    once, eight = (uncertainty.hierarchical(_seeded(seeds, r), mean, seed=1) for r in (1, 8))
+    assert once.value == pytest.approx(eight.value) and once.ci95 == pytest.approx(eight.ci95)
+    assert once.n == eight.n == 36
+    # had the 96 generations been resampled as if independent, the interval would be about sqrt(8) narrower
+    pooled = uncertainty.mean(np.repeat(np.concatenate(seeds), 8))
+    assert pooled.high - pooled.low < 0.5 * (eight.high - eight.low)
+
+
+def test_seeds_that_disagree_widen_the_interval_beyond_the_units():
+    rng = np.random.default_rng(0)
+    agreeing = [rng.normal(0.5, 0.05, 16) for _ in range(3)]
+    disagreeing = [values + shift for values, shift in zip(agreeing, (-0.2, 0.0, 0.2))]
+    width = lambda e: e.high - e.low
+    mean = lambda v: float(np.mean(v))
+    assert width(uncertainty.hierarchical(_seeded(disagreeing), mean)) > 3 * width(
+        uncertainty.hierarchical(_seeded(agreeing), mean))
+
+
+def test_a_difference_holds_only_when_its_interval_excludes_zero_in_the_papers_direction():
+    rng = np.random.default_rng(0)
+    mean = lambda v: float(np.mean(v))
+    high = _seeded([rng.normal(0.8, 0.05, 16) for _ in range(3)])
+    low = _seeded([rng.normal(0.5, 0.05, 16) for _ in range(3)])
+    same = _seeded([rng.normal(0.5, 0.05, 16) for _ in range(3)])
+    up = uncertainty.hierarchical(high, mean, minus=low)
+    assert up.value == pytest.approx(0.3, abs=0.05) and up.low > 0
+    assert uncertainty.verdict(up) == uncertainty.HOLDS
+    assert uncertainty.verdict(up, direction=-1) == uncertainty.NOT_SHOWN  # the paper said it would fall
+    overlapping = uncertainty.hierarchical(same, mean, minus=low)
+    assert overlapping.low < 0 < overlapping.high and uncertainty.verdict(overlapping) == uncertainty.NOT_SHOWN
+    assert uncertainty.verdict(uncertainty.hierarchical(low, mean, minus=high), -1) == uncertainty.HOLDS
+
+
+def test_hierarchical_degenerate_cells():
+    mean = lambda v: float(np.mean(v))
+    constant = uncertainty.hierarchical(_seeded([np.full(4, 0.3)] * 2), mean)
+    assert constant.ci95 == [0.3, 0.3]
+    single = uncertainty.hierarchical(_seeded([np.array([0.3])]), mean)  # one seed, one unit: no interval
+    assert single.value == 0.3 and np.isnan(single.low)
+    empty = uncertainty.hierarchical(uncertainty.Seeded.of([(np.zeros(0), np.zeros(0))]), mean)
+    assert np.isnan(empty.value) and uncertainty.verdict(empty) == uncertainty.NOT_SHOWN

@@ -7,6 +7,7 @@ wrong types and out-of-range values fail at load time with the offending key pat
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -91,6 +92,9 @@ class Architecture(Strict):
 
 class Training(Strict):
     steps: Annotated[int, Field(ge=1)]
+    # epochs instead of steps (paper A's size sweep): each unique training image drawn this many times on average;
+    # the steps follow from the training-set size and the batch (`steps_for`)
+    draws_per_image: Annotated[float, Field(gt=0)] | None = None
     batch_size: Annotated[int, Field(ge=1)]
     lr: Annotated[float, Field(gt=0, lt=1)]
     warmup_steps: Annotated[int, Field(ge=0)] = 100
@@ -102,6 +106,12 @@ class Training(Strict):
     checkpoint_every: Annotated[int, Field(ge=1)] = 500
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     compile: Literal["auto", True, False] = "auto"
+
+    def steps_for(self, n_images: int) -> int:
+        """The optimizer steps for `n_images` unique training images: `steps`, or `draws_per_image` epochs."""
+        if self.draws_per_image is None:
+            return self.steps
+        return max(1, math.ceil(self.draws_per_image * n_images / self.batch_size))
 
 
 class Duplication(Strict):
@@ -132,6 +142,9 @@ class ModelSpec(Strict):
     multiple_captions: bool = False
     duplication: Duplication = Duplication()
     mitigation: MitigationSpec = MitigationSpec(name="none")
+    # independent trainings of the same data (training seeds params.seed + 0 .. seeds - 1: initialisation, batch
+    # order and noise); the training subset and its duplicates stay those of params.seed
+    seeds: Annotated[int, Field(ge=1, le=16)] = 1
     training: Training  # the shared `training` section with the model's own overrides merged in
 
 

@@ -25,8 +25,9 @@ def dataset_dir(name: str) -> Path:
     return repo_root() / "data" / "datasets" / name
 
 
-def model_dir(name: str) -> Path:
-    return repo_root() / "data" / "models" / name
+def model_dir(name: str, seed: int = 0) -> Path:
+    """One training seed of model `name` (the train stage's output data/models/<name> holds them all)."""
+    return repo_root() / "data" / "models" / name / f"seed-{seed}"
 
 
 def extractors_dir() -> Path:

@@ -56,11 +56,14 @@ def pair_gallery(panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], n
 
 
 def grouped_bars(table: pd.DataFrame, group: str, metrics: dict[str, str], title: str | None = None):
-    """One bar group per row of `table` (labelled by `group`), one bar per metric column (renamed by `metrics`)."""
+    """One bar group per `group` value of `table`, one bar per metric column (renamed by `metrics`); where a group
+    has several rows (training seeds), the bar is their mean with a 95% interval and each row is a point."""
     frame = table.melt(id_vars=[group], value_vars=list(metrics), var_name="metric", value_name="value")
     frame["metric"] = frame["metric"].map(metrics)
-    fig, ax = plt.subplots(figsize=(1.2 * len(table) + 3, 3.8))
+    fig, ax = plt.subplots(figsize=(1.2 * table[group].nunique() + 3, 3.8))
     sns.barplot(frame, x=group, y="value", hue="metric", ax=ax)
+    sns.stripplot(frame, x=group, y="value", hue="metric", dodge=True, legend=False, palette="dark:k", size=3,
+                  ax=ax)
     ax.tick_params(axis="x", rotation=30)
     ax.set_xlabel("")
     if title:
@@ -115,10 +118,12 @@ def histogram_grid(panels: dict[str, dict[str, np.ndarray]], threshold: float | 
 
 def metric_curve(table: pd.DataFrame, x: str, ys: dict[str, str], hue: str | None = None, logx: bool = True,
                  title: str | None = None):
-    """Line plots of several metric columns against `x`, one panel per metric, one line per `hue` value."""
+    """Line plots of several metric columns against `x`, one panel per metric, one line per `hue` value; where an
+    `x` has several rows (training seeds), the line is their mean with a 95% band and each row is a point."""
     fig, axes = plt.subplots(1, len(ys), figsize=(4 * len(ys), 3.2), squeeze=False)
     for ax, (column, label) in zip(axes[0], ys.items()):
         sns.lineplot(table, x=x, y=column, hue=hue, marker="o", ax=ax)
+        sns.scatterplot(table, x=x, y=column, hue=hue, legend=False, alpha=0.5, s=12, ax=ax)
         if logx:
             ax.set_xscale("log")
         ax.set_ylabel(label)

@@ -1,4 +1,4 @@
-"""Trained models as the train stage saves them under data/models/<name>: weights and the training record."""
+"""Trained models as the train stage saves them under data/models/<name>/seed-<k>: weights and the training record."""
 from __future__ import annotations
 
 import json
@@ -47,16 +47,16 @@ class TrainedModel:
         return data.images[[index[i] for i in self.record["ids"]]]
 
 
-def load_trained(name: str, device: torch.device | None = None) -> TrainedModel:
-    folder = paths.model_dir(name)
+def load_trained(name: str, device: torch.device | None = None, seed: int = 0) -> TrainedModel:
+    folder = paths.model_dir(name, seed)
     if not (folder / RECORD).is_file():
         raise MissingOutput(f"model {name!r} is not trained yet (no {folder}/{RECORD}): run `dvc repro`")
     model = TextToImage.load(folder / "model", device or pick_device())
     return TrainedModel(model, json.loads((folder / RECORD).read_text()))
 
 
-def load_with_training_images(name: str) -> tuple[TrainedModel, np.ndarray]:
-    """A trained model and the (unique) images it trained on, in its training order."""
-    trained = load_trained(name)
+def load_with_training_images(name: str, seed: int = 0) -> tuple[TrainedModel, np.ndarray]:
+    """Training seed `seed` of a trained model and the (unique) images it trained on, in its training order."""
+    trained = load_trained(name, seed=seed)
     data = ImageCaptionSet.load(paths.dataset_dir(trained.record["dataset"]))
     return trained, trained.training_images(data)

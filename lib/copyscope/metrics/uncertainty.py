@@ -88,3 +88,76 @@ def tpr_at_1pct_fpr(positives, negatives, seed: int = 0) -> Estimate:
 
     low, high = _bootstrap((positives, negatives), statistic, seed, paired=False, vectorized=False)
     return Estimate(statistic(positives, negatives), low, high, len(positives) + len(negatives))
+
+
+HOLDS, NOT_SHOWN = "holds", "not shown at this scale"
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """Per-generation values of one cell for each training seed, with the unit (a prompt, a training image, an
+    unconditional draw) each generation belongs to: the two levels `hierarchical` resamples."""
+
+    values: tuple[np.ndarray, ...]
+    units: tuple[np.ndarray, ...]
+
+    @classmethod
+    def of(cls, pairs) -> "Seeded":
+        """From (values, units) per seed."""
+        pairs = [(np.asarray(v, dtype=float), np.asarray(u)) for v, u in pairs]
+        return cls(tuple(v for v, _ in pairs), tuple(u for _, u in pairs))
+
+    @property
+    def seeds(self) -> int:
+        return len(self.values)
+
+    @property
+    def n_units(self) -> int:
+        return sum(len(np.unique(u)) for u in self.units)
+
+    def groups(self) -> list[list[np.ndarray]]:
+        """Per seed, the values of each unit."""
+        return [[v[u == unit] for unit in np.unique(u)] for v, u in zip(self.values, self.units)]
+
+
+def _cell(groups: list[list[np.ndarray]], statistic, chosen_seeds, rng) -> float:
+    """The statistic per seed over units drawn with replacement within it, averaged over the drawn seeds."""
+    per_seed = []
+    for s in chosen_seeds:
+        units = groups[s]
+        picked = rng.integers(len(units), size=len(units))
+        per_seed.append(statistic(np.concatenate([units[i] for i in picked])))
+    return float(np.mean(per_seed))
+
+
+def hierarchical(cell: Seeded, statistic, minus: Seeded | None = None, seed: int = 0) -> Estimate:
+    """`statistic` of a cell's pooled generations, averaged over its seeds (minus that of cell `minus`), with a
+    two-level percentile bootstrap: seeds with replacement, then units with replacement within each seed, never
+    single generations of one unit. Cells with as many seeds are paired by seed index (same initialisation)."""
+    cells = [cell] if minus is None else [cell, minus]
+    groups = [c.groups() for c in cells]
+    if any(not c.seeds or not all(g for g in gs) for c, gs in zip(cells, groups)):
+        return Estimate(float("nan"), float("nan"), float("nan"), cell.n_units)
+    signs = [1.0, -1.0][: len(cells)]
+    value = sum(sign * float(np.mean([statistic(v) for v in c.values])) for sign, c in zip(signs, cells))
+    if all(c.seeds == 1 and len(g[0]) == 1 for c, g in zip(cells, groups)):  # one unit: nothing to resample
+        return Estimate(value, float("nan"), float("nan"), cell.n_units)
+    if all(np.ptp(np.concatenate(c.values)) == 0 for c in cells):  # every resample gives the same value
+        return Estimate(value, value, value, cell.n_units)
+    rng = np.random.default_rng(seed)
+    paired = len(cells) == 2 and cells[0].seeds == cells[1].seeds
+    draws = np.empty(RESAMPLES)
+    for r in range(RESAMPLES):
+        shared = rng.integers(cells[0].seeds, size=cells[0].seeds)
+        draws[r] = sum(sign * _cell(g, statistic, shared if (paired or i == 0) else
+                                    rng.integers(c.seeds, size=c.seeds), rng)
+                       for i, (sign, c, g) in enumerate(zip(signs, cells, groups)))
+    low, high = np.percentile(draws, [50 * (1 - LEVEL), 50 * (1 + LEVEL)])
+    return Estimate(value, float(low), float(high), cell.n_units)
+
+
+def verdict(difference: Estimate, direction: int = 1) -> str:
+    """"holds" when the difference's 95% interval excludes zero in the paper's direction (+1: the first cell is
+    higher), else "not shown at this scale"."""
+    bound = difference.low if direction > 0 else -difference.high
+    return HOLDS if bound > 0 else NOT_SHOWN

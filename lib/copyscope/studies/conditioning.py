@@ -11,8 +11,10 @@ from copyscope.artifacts.models import load_with_training_images
 from copyscope.config import ModelSpec
 from copyscope.report import headline
 from copyscope.studies.evaluation import Evaluation, evaluate
-from copyscope.studies.prose import missing, num, pct
+from copyscope.metrics.uncertainty import Seeded, hierarchical
+from copyscope.studies.prose import interval, num, pct
 from copyscope.studies.session import Study
+from copyscope.studies.verdicts import PREFIX, phrase, record, summary
 
 TITLE = "Conditioning and duplication (paper B)"
 KEY_FIGURE = "bars.png"
@@ -36,35 +38,46 @@ def correctness_table(correctness: dict) -> pd.DataFrame:
         "all attributes": correctness["auc"], **correctness["auc_per_attribute"]}})
 
 
-def measure(study: Study, alignment: Callable | None = None) -> tuple[pd.DataFrame, dict[str, Evaluation]]:
-    """Evaluate every cell's model on its own training captions (`per_item` seeded generations each): the cells
-    table and the evaluations by model name."""
+def measure(study: Study, alignment: Callable | None = None
+            ) -> tuple[pd.DataFrame, dict[str, list[Evaluation]]]:
+    """Evaluate every training seed of every cell's model on its own training captions (`per_item` seeded
+    generations each): the cells table (one row per model and seed) and the evaluations by model name, per seed."""
     params, rows, evaluations = study.params, [], {}
     for name in study.section.models:
-        trained, training_images = load_with_training_images(name)
-        evaluations[name] = evaluate(trained, training_images, study.matcher, study.threshold,
-                                     study.section.per_item, params.seed, study.sampling, alignment=alignment)
-        rows.append({"model": name, **cell(params.models[name]), **evaluations[name].row()})
+        evaluations[name] = []
+        for k in range(params.models[name].seeds):
+            trained, training_images = load_with_training_images(name, k)
+            evaluation = evaluate(trained, training_images, study.matcher, study.threshold, study.section.per_item,
+                                  params.seed, study.sampling, alignment=alignment)
+            evaluations[name].append(evaluation)
+            rows.append({"model": name, "seed": k, **cell(params.models[name]), **evaluation.row()})
     return pd.DataFrame(rows), evaluations
 
 
-def histogram_panels(table: pd.DataFrame, evaluations: dict[str, Evaluation]) -> dict[str, dict[str, np.ndarray]]:
-    """Per cell: the generations' top-1 similarities beside the train-vs-train reference."""
-    return {row["cell"]: {"generation vs train": evaluations[row["model"]].copying.matches.scores,
-                          "train vs train": evaluations[row["model"]].baseline.scores}
-            for row in table.to_dict("records")}
+def _first_seeds(table: pd.DataFrame) -> list[dict]:
+    return table[table["seed"] == 0].to_dict("records")
 
 
-def gallery_panels(table: pd.DataFrame, evaluations: dict[str, Evaluation]) -> dict[str, tuple]:
-    """Per cell: generations, their nearest training images and the similarities."""
+def histogram_panels(table: pd.DataFrame, evaluations: dict[str, list[Evaluation]]
+                     ) -> dict[str, dict[str, np.ndarray]]:
+    """Per cell (its first seed): the generations' top-1 similarities beside the train-vs-train reference."""
+    return {row["cell"]: {"generation vs train": evaluations[row["model"]][0].copying.matches.scores,
+                          "train vs train": evaluations[row["model"]][0].baseline.scores}
+            for row in _first_seeds(table)}
+
+
+def gallery_panels(table: pd.DataFrame, evaluations: dict[str, list[Evaluation]]) -> dict[str, tuple]:
+    """Per cell (its first seed): generations, their nearest training images and the similarities."""
     return {row["cell"]: (ev.generations, ev.nearest, ev.copying.matches.scores)
-            for row in table.to_dict("records") for ev in [evaluations[row["model"]]]}
+            for row in _first_seeds(table) for ev in [evaluations[row["model"]][0]]}
 
 
-def most_copied(evaluations: dict[str, Evaluation], table: pd.DataFrame, n: int = 3) -> pd.DataFrame:
-    """The n generations of each cell closest to a training image, with the prompt that asked for them."""
+def most_copied(evaluations: dict[str, list[Evaluation]], table: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """The n generations of each cell (its first seed) closest to a training image, with the prompt that asked
+    for them."""
     rows = []
-    for name, ev in evaluations.items():
+    for name, seeds in evaluations.items():
+        ev = seeds[0]
         label = table.set_index("model").loc[name, "cell"]
         for i in np.argsort(-ev.copying.matches.scores, kind="stable")[:n]:
             rows.append({"cell": label, "prompt": ev.prompts[i], "similarity": float(ev.copying.matches.scores[i]),
@@ -72,36 +85,61 @@ def most_copied(evaluations: dict[str, Evaluation], table: pd.DataFrame, n: int 
     return pd.DataFrame(rows)
 
 
-def headline_metrics(table: pd.DataFrame, correctness: dict, scale: str) -> dict:
-    """The flat metrics of paper B's two findings on the dataset similarity score (p95): instance captions against
-    unconditional training of the same images, and per duplication mode the duplicated items against the model's
-    other items; with the alignment score's correctness AUC."""
-    plain = table[table["duplication"] == "none"].set_index("caption_kind")
-    out = {"scale": scale}
+def seeded(evaluations: list[Evaluation], duplicated: bool | None = None) -> Seeded:
+    """A cell's top-1 similarities over its seeds, the unit of each generation being the training item that
+    prompted it; only the duplicated (True) or the other (False) items' generations if asked."""
+    def rows(ev: Evaluation) -> np.ndarray:
+        dup = ev.copying.duplicated[ev.copying.prompt_items]
+        return np.ones(len(dup), dtype=bool) if duplicated is None else dup == duplicated
+
+    return Seeded.of((ev.copying.matches.scores[rows(ev)], ev.copying.prompt_items[rows(ev)]) for ev in evaluations)
+
+
+def headline_metrics(table: pd.DataFrame, evaluations: dict[str, list[Evaluation]], correctness: dict,
+                     scale: str) -> dict:
+    """The flat metrics of paper B's two findings on the dataset similarity score (p95), each with its 95% interval
+    over seeds and training items: instance captions against unconditional training of the same images, and per
+    duplication mode the duplicated items against the model's other items; with the alignment score's AUC."""
+    threshold = next(iter(evaluations.values()))[0].copying.threshold
+    statistic = {METRIC: lambda v: float(np.percentile(v, 95)),
+                 "replica_fraction": lambda v: float(np.mean(v > threshold))}
+    plain = table[(table["duplication"] == "none") & (table["seed"] == 0)].set_index("caption_kind")
+    out = {"scale": scale, "seeds": int(table.groupby("model")["seed"].nunique().min())}
+    cells = {}
     for kind in ("instance", "unconditional"):
-        row = plain.loc[kind] if kind in plain.index else None
-        for key in (METRIC, "replica_fraction"):
-            out[f"{kind}_{key}"] = None if row is None else row[key]
-    known = {"instance", "unconditional"} <= set(plain.index)
-    out["instance_replicates_more"] = bool(known and plain.loc["instance", METRIC] > plain.loc["unconditional", METRIC])
-    duplicated = table[table["duplication"] != "none"]
+        cells[kind] = seeded(evaluations[plain.loc[kind, "model"]]) if kind in plain.index else None
+    duplicated = table[(table["duplication"] != "none") & (table["seed"] == 0)]
     if duplicated["duplication_mode"].duplicated().any():
         raise ValueError("the headline metrics take one duplicated cell per duplication mode")
     for row in duplicated.to_dict("records"):
-        mode = row["duplication_mode"]
-        for group in ("duplicated", "not_duplicated"):
-            for key in (METRIC, "replica_fraction"):
-                out[f"{mode}_{group}_{key}"] = row[f"{group}_{key}"]
-        more = row[f"duplicated_{METRIC}"] > row[f"not_duplicated_{METRIC}"]
-        out[f"{mode}_duplicated_replicates_more"] = bool(more)
+        for group, flag in (("duplicated", True), ("not_duplicated", False)):
+            cells[f"{row['duplication_mode']}_{group}"] = seeded(evaluations[row["model"]], flag)
+    for name, cell_values in cells.items():
+        for key, function in statistic.items():
+            estimate = hierarchical(cell_values, function) if cell_values is not None else None
+            out[f"{name}_{key}"] = None if estimate is None else estimate.value
+            out[f"{name}_{key}_ci95"] = [None, None] if estimate is None else estimate.ci95
+    if cells["instance"] is not None and cells["unconditional"] is not None:
+        record(out, "captions", hierarchical(cells["instance"], statistic[METRIC], minus=cells["unconditional"]))
+    for mode in duplicated["duplication_mode"]:
+        record(out, f"{mode}_duplication", hierarchical(cells[f"{mode}_duplicated"], statistic[METRIC],
+                                                       minus=cells[f"{mode}_not_duplicated"]))
     out["alignment_auc"] = correctness["auc"]
+    out["summary"] = summary(out)
     return headline(out)
 
 
-def timing(table: pd.DataFrame, evaluations: dict[str, Evaluation]) -> dict:
-    """Sampling wall-clock per generated image, per cell."""
-    return {"seconds_per_image": {row["cell"]: evaluations[row["model"]].seconds_per_image
-                                  for row in table.to_dict("records")}}
+def describe(key: str) -> str:
+    """A finding key of this study in words."""
+    if key == "captions":
+        return "instance captions copy more than unconditional training (p95)"
+    return f"duplicated items ({DUPLICATION_MODES[key.removesuffix('_duplication')]}) copy more than the others (p95)"
+
+
+def timing(table: pd.DataFrame, evaluations: dict[str, list[Evaluation]]) -> dict:
+    """Sampling wall-clock per generated image, per cell (its first seed)."""
+    return {"seconds_per_image": {row["cell"]: evaluations[row["model"]][0].seconds_per_image
+                                  for row in _first_seeds(table)}}
 
 
 def caption(metrics: dict) -> str:
@@ -110,27 +148,26 @@ def caption(metrics: dict) -> str:
             f"instance captions against {num(metrics['unconditional_similarity_p95'])} unconditional.")
 
 
-def _replicates(holds: bool) -> str:
-    return "replicate more" if holds else "do NOT replicate more"
-
-
 def _versus(metrics: dict, a: str, b: str) -> str:
-    """Two groups' p95 and replica fraction, e.g. "p95 0.885 vs 0.671, replica fraction 0.0% vs 0.0%"."""
-    return (f"p95 {num(metrics[f'{a}_{METRIC}'])} vs {num(metrics[f'{b}_{METRIC}'])}, replica fraction "
-            f"{pct(metrics[f'{a}_replica_fraction'])} vs {pct(metrics[f'{b}_replica_fraction'])}")
+    """Two groups' p95 and replica fraction with their intervals."""
+    return (f"p95 {num(metrics[f'{a}_{METRIC}'])} {interval(metrics[f'{a}_{METRIC}_ci95'])} vs "
+            f"{num(metrics[f'{b}_{METRIC}'])} {interval(metrics[f'{b}_{METRIC}_ci95'])}, replica fraction "
+            f"{pct(metrics[f'{a}_replica_fraction'])} {interval(metrics[f'{a}_replica_fraction_ci95'], pct)} vs "
+            f"{pct(metrics[f'{b}_replica_fraction'])} {interval(metrics[f'{b}_replica_fraction_ci95'], pct)}")
 
 
 def conclusion(metrics: dict) -> str:
     """What holds at this scale, in Markdown, every number from `metrics`."""
-    lines = []
-    if not missing(metrics["instance_similarity_p95"]) and not missing(metrics["unconditional_similarity_p95"]):
-        lines.append(f"- **Captions.** Instance captions {_replicates(metrics['instance_replicates_more'])} than "
-                     f"unconditional training of the same images: {_versus(metrics, 'instance', 'unconditional')}.")
+    lines = [f"Intervals are 95% over {metrics['seeds']} training seed(s) (at least, per cell) and the training "
+             f"items within each; a finding holds when the interval of its p95 difference excludes zero.", ""]
+    if f"{PREFIX}captions" in metrics:
+        lines.append(f"- **Captions.** Instance captions against unconditional training of the same images: "
+                     f"{phrase(metrics, 'captions')}; {_versus(metrics, 'instance', 'unconditional')}.")
     for mode, label in DUPLICATION_MODES.items():
-        if f"{mode}_duplicated_replicates_more" in metrics:
+        if f"{PREFIX}{mode}_duplication" in metrics:
             lines.append(
-                f"- **Duplication ({label}).** Duplicated items "
-                f"{_replicates(metrics[f'{mode}_duplicated_replicates_more'])} than the model's other items: "
+                f"- **Duplication ({label}).** Duplicated items against the model's other items: "
+                f"{phrase(metrics, f'{mode}_duplication')}; "
                 f"{_versus(metrics, f'{mode}_duplicated', f'{mode}_not_duplicated')}.")
     lines.append(f"- **Alignment.** The offline alignment score prefers true over one-attribute-corrupted captions "
                  f"with ROC AUC {num(metrics['alignment_auc'], 2)} (0.5 is chance).")

@@ -34,6 +34,7 @@ from copyscope.report import headline
 from copyscope.stages.train import untrained_model
 from copyscope.studies.prose import interval, missing, num, pct, signed
 from copyscope.studies.session import Study
+from copyscope.studies.verdicts import record, summary
 from copyscope.studies.verification import duplicated_candidates, replica_rates, unique_candidates, verify
 
 TITLE = "Detection (paper C and peers)"
@@ -394,7 +395,23 @@ def headline_metrics(board: pd.DataFrame, bench: DetectionBenchmark, edits: pd.D
         out[f"token_edit_{name}_before"] = float(edits[f"{name}_before"].mean()) if len(edits) else None
         out[f"token_edit_{name}_after"] = float(edits[f"{name}_after"].mean()) if len(edits) else None
         out[f"token_edit_{name}_change_ci95"] = change.ci95
+    out["seeds"] = 1
+    if first is not None:
+        above_chance = uncertainty.Estimate(first["auc"] - 0.5, first["auc_low"] - 0.5, first["auc_high"] - 0.5,
+                                            int(bench.scored.sum()))
+        record(out, "wen_first_step", above_chance)
+    if len(edits):
+        record(out, "token_edit", uncertainty.paired_difference(edits["replica_rate_after"],
+                                                                edits["replica_rate_before"], seed), direction=-1)
+    out["summary"] = summary(out)
     return headline(out)
+
+
+def describe(key: str) -> str:
+    """A finding key of this study in words."""
+    return {"wen_first_step": "Wen et al.'s first-step magnitude (one generation) detects memorized prompts: "
+                              "AUC − 0.5",
+            "token_edit": "dropping the most significant token lowers a memorized prompt's replica rate"}[key]
 
 
 def timing(results: list[DetectorScores], bench: DetectionBenchmark) -> dict:

@@ -11,10 +11,12 @@ from scipy import stats
 from copyscope.artifacts.calibration import Calibration
 from copyscope.artifacts.models import TrainedModel, load_with_training_images
 from copyscope.metrics.replication import summarize
+from copyscope.metrics.uncertainty import HOLDS, Seeded, hierarchical
 from copyscope.report import headline
 from copyscope.studies.evaluation import Matched, generate_and_match
-from copyscope.studies.prose import missing, num, pct, rho
+from copyscope.studies.prose import interval, num, pct, rho
 from copyscope.studies.session import Study
+from copyscope.studies.verdicts import PREFIX, phrase, record, summary
 
 TITLE = "Replication vs training-set size (paper A)"
 KEY_FIGURE = "size_curve.png"
@@ -30,6 +32,14 @@ class Replication:
     training_images: np.ndarray
     generated: Matched
     threshold: float
+    seed: int = 0  # training seed index
+    unconditional: bool = True  # then every generation is its own unit; else the training item it was prompted by
+
+    @property
+    def units(self) -> np.ndarray:
+        """What the bootstrap resamples: independent draws, or the prompts (training items) generations share."""
+        n = len(self.generated.matches.scores)
+        return np.arange(n) if self.unconditional else np.arange(n) % self.n_train
 
     @property
     def n_train(self) -> int:
@@ -46,7 +56,7 @@ class Replication:
         generated = summarize(self.generated.matches.scores.astype(np.float64), self.threshold)
         baseline = summarize(self.generated.baseline.scores.astype(np.float64), self.threshold)
         del baseline["n"]  # n_train
-        return {"model": self.name, "dataset": self.dataset, "n_train": self.n_train, **generated,
+        return {"model": self.name, "seed": self.seed, "dataset": self.dataset, "n_train": self.n_train, **generated,
                 **{f"train_vs_train_{k}": v for k, v in baseline.items()},
                 "frechet_distance": self.generated.frechet}
 
@@ -78,52 +88,79 @@ def prompts_for(trained: TrainedModel, n: int) -> list[str]:
 
 
 def measure(study: Study) -> tuple[pd.DataFrame, list[Replication]]:
-    """Every model of the study: `n_generations` seeded generations matched against its own training images; the
-    size table (one row per model) and the per-model results."""
+    """Every training seed of every model of the study: `n_generations` seeded generations matched against its own
+    training images; the size table (one row per model and seed) and the per-seed results."""
     params, results = study.params, []
     for name in study.section.models:
-        trained, training_images = load_with_training_images(name)
-        generated = generate_and_match(trained, training_images, prompts_for(trained, study.section.n_generations),
-                                       study.matcher, params.seed, study.sampling)
-        results.append(Replication(name, params.models[name].dataset, training_images, generated, study.threshold))
+        for k in range(params.models[name].seeds):
+            trained, training_images = load_with_training_images(name, k)
+            generated = generate_and_match(trained, training_images, prompts_for(trained, study.section.n_generations),
+                                           study.matcher, params.seed, study.sampling)
+            results.append(Replication(name, params.models[name].dataset, training_images, generated,
+                                       study.threshold, k, trained.record["caption_kind"] == "unconditional"))
     return pd.DataFrame([r.row() for r in results]), results
 
 
 def histogram_panels(results: list[Replication]) -> dict[str, dict[str, np.ndarray]]:
-    """Per model: the generations' top-1 similarities beside the train-vs-train reference."""
+    """Per model (its first seed): the generations' top-1 similarities beside the train-vs-train reference."""
     return {r.title: {"generation vs train": r.generated.matches.scores, "train vs train": r.generated.baseline.scores}
-            for r in results}
+            for r in results if r.seed == 0}
 
 
 def gallery_panels(results: list[Replication]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per model: generations, their nearest training images and the similarities."""
+    """Per model (its first seed): generations, their nearest training images and the similarities."""
     return {r.title: (r.generated.generations, r.training_images[r.generated.matches.indices],
-                      r.generated.matches.scores) for r in results}
+                      r.generated.matches.scores) for r in results if r.seed == 0}
 
 
 def size_trend(table: pd.DataFrame, column: str = "replica_fraction") -> dict:
-    """Does replication fall as the training set grows? Spearman's rank correlation of `column` with n_train (NaN
-    for a constant column or a single set), and the values at the smallest and the largest set."""
-    ordered = table.sort_values("n_train")
+    """Does replication fall as the training set grows? Spearman's rank correlation of `column` (averaged over
+    seeds) with n_train (NaN for a constant column or a single set), and the values at the smallest and the largest
+    set."""
+    ordered = table.groupby("n_train", as_index=False)[column].mean().sort_values("n_train")  # over seeds
     values = ordered[column].to_numpy(dtype=float)
     constant = len(values) < 2 or bool(np.all(values == values[0]))
     rho_value = float("nan") if constant else stats.spearmanr(ordered["n_train"], values).statistic
     return {"spearman_rho": float(rho_value), "smallest_set": float(values[0]), "largest_set": float(values[-1])}
 
 
-def headline_metrics(size: pd.DataFrame, calibration: Calibration, scale: str) -> dict:
+def seeded(results: list[Replication], name: str) -> Seeded:
+    """One model's top-1 similarities over its seeds, with the unit each generation belongs to."""
+    return Seeded.of((r.generated.matches.scores, r.units) for r in results if r.name == name)
+
+
+def statistics(threshold: float) -> dict:
+    """The two copying statistics of paper A's sweep, as functions of a cell's pooled top-1 similarities."""
+    return {"similarity_p95": lambda v: float(np.percentile(v, 95)),
+            "replica_fraction": lambda v: float(np.mean(v > threshold))}
+
+
+def headline_metrics(size: pd.DataFrame, results: list[Replication], calibration: Calibration, scale: str) -> dict:
     """The flat metrics: the extractor, its threshold and mAP; per dataset, Spearman's ρ of the replica fraction and
-    of the p95 with n_train, and both at the smallest and the largest set."""
+    of the p95 with n_train (seed means), both at the smallest and the largest set with 95% intervals over seeds
+    and units, and the fall from smallest to largest set with its interval and verdict (judged on the p95)."""
     chosen = next(row for row in calibration.table if row["name"] == calibration.extractor)
     out = {"scale": scale, "extractor": calibration.extractor, "extractor_map": chosen["mAP"],
-           "threshold": calibration.threshold, "threshold_calibrated": calibration.calibrated}
+           "threshold": calibration.threshold, "threshold_calibrated": calibration.calibrated,
+           "seeds": int(size.groupby("model")["seed"].nunique().min())}
     for dataset, group in size.groupby("dataset", sort=True):
-        for column in TRENDS:
-            trend = size_trend(group, column)
-            out[f"{dataset}_{column}_rho"] = trend["spearman_rho"]
-            out[f"{dataset}_{column}_smallest_set"] = trend["smallest_set"]
-            out[f"{dataset}_{column}_largest_set"] = trend["largest_set"]
+        ends = group.sort_values("n_train")["model"].iloc[[0, -1]].tolist()
+        smallest, largest = seeded(results, ends[0]), seeded(results, ends[1])
+        for column, statistic in statistics(calibration.threshold).items():
+            out[f"{dataset}_{column}_rho"] = size_trend(group, column)["spearman_rho"]
+            for end, cell in (("smallest_set", smallest), ("largest_set", largest)):
+                estimate = hierarchical(cell, statistic)
+                out[f"{dataset}_{column}_{end}"] = estimate.value
+                out[f"{dataset}_{column}_{end}_ci95"] = estimate.ci95
+        record(out, f"{dataset}_size", hierarchical(smallest, statistics(calibration.threshold)["similarity_p95"],
+                                                     minus=largest))
+    out["summary"] = summary(out)
     return headline(out)
+
+
+def describe(key: str) -> str:
+    """A finding key of this study in words."""
+    return f"{key.removesuffix('_size')}: copying (p95) falls from the smallest to the largest training set"
 
 
 def timing(results: list[Replication]) -> dict:
@@ -135,12 +172,6 @@ def datasets(metrics: dict) -> list[str]:
     """The datasets of the size sweep, read back from the metrics' keys."""
     suffix = "_similarity_p95_rho"
     return sorted(key[:-len(suffix)] for key in metrics if key.endswith(suffix))
-
-
-def falls(metrics: dict, dataset: str) -> bool:
-    """Paper A's finding for one dataset: the p95 falls with size and the replica fraction does not rise."""
-    p95, replicas = metrics[f"{dataset}_similarity_p95_rho"], metrics[f"{dataset}_replica_fraction_rho"]
-    return not missing(p95) and p95 < 0 and (missing(replicas) or replicas <= 0)
 
 
 def caption(metrics: dict) -> str:
@@ -159,16 +190,22 @@ def conclusion(metrics: dict) -> str:
                   if metrics["threshold_calibrated"] else
                   f"no threshold reached the required precision, so the configured fallback {threshold} is the "
                   f"replica threshold: replica counts are not calibrated.")
-    lines = [extractor, ""]
+    lines = [extractor, "", f"Intervals are 95% over {metrics['seeds']} training seed(s) and the generations' units "
+             f"(independent draws) within each."]
+    lines.append("")
     for d in datasets(metrics):
         smallest, largest = metrics[f"{d}_replica_fraction_smallest_set"], metrics[f"{d}_replica_fraction_largest_set"]
-        verdict = ("replication falls as the training set grows (paper A's finding holds)" if falls(metrics, d)
-                   else "replication does NOT fall as the training set grows")
+        holds = metrics[f"{PREFIX}{d}_size"] == HOLDS
+        verdict = ("replication falls as the training set grows: paper A's finding holds" if holds else
+                   "a fall of replication with training-set size is not shown at this scale")
         none_copied = (" No generation crosses the threshold at either end: the trend is in similarity, not in "
                        "replicas." if smallest == 0 and largest == 0 else "")
         lines.append(
-            f"- **{d}**: {verdict}. Replica fraction {pct(smallest)} at the smallest set, {pct(largest)} at the "
-            f"largest ({rho(metrics[f'{d}_replica_fraction_rho'])}); p95 of top-1 similarity "
-            f"{num(metrics[f'{d}_similarity_p95_smallest_set'])} → {num(metrics[f'{d}_similarity_p95_largest_set'])} "
-            f"({rho(metrics[f'{d}_similarity_p95_rho'])}).{none_copied}")
+            f"- **{d}**: {verdict}. p95 of top-1 similarity {num(metrics[f'{d}_similarity_p95_smallest_set'])} "
+            f"{interval(metrics[f'{d}_similarity_p95_smallest_set_ci95'])} at the smallest set, "
+            f"{num(metrics[f'{d}_similarity_p95_largest_set'])} "
+            f"{interval(metrics[f'{d}_similarity_p95_largest_set_ci95'])} at the largest: {phrase(metrics, f'{d}_size')}"
+            f" ({rho(metrics[f'{d}_similarity_p95_rho'])} over all sizes). Replica fraction {pct(smallest)} "
+            f"{interval(metrics[f'{d}_replica_fraction_smallest_set_ci95'], pct)} → {pct(largest)} "
+            f"{interval(metrics[f'{d}_replica_fraction_largest_set_ci95'], pct)}.{none_copied}")
     return "\n".join(lines)
