@@ -64,8 +64,20 @@ def test_model_training_overrides_apply_to_that_model_only():
     assert params.models["cond-instance"].training.steps == params.training.steps
 
 
+def test_a_model_not_trained_at_a_scale_cannot_be_read_and_twins_need_their_baseline():
+    raw = copy.deepcopy(RAW)
+    raw["models"]["cond-instance"]["seeds"] = 0
+    with pytest.raises(config.ConfigError, match="conditioning.models reads model 'cond-instance', which has seeds: 0"):
+        config.resolve(raw, "default")
+    raw = copy.deepcopy(RAW)
+    raw["mitigation"]["training"] = ["mit-mc"]
+    with pytest.raises(config.ConfigError, match="need a baseline twin"):
+        config.resolve(raw, "default")
+    assert config.resolve(RAW, "default").mitigation.baseline is None  # the default scale trains no twin
+
+
 def test_yaml_anchors_give_mitigation_models_the_baseline_data():
-    params = config.resolve(RAW, "default")
+    params = config.resolve(RAW, "smoke")
     baseline = params.models[params.mitigation.baseline]
     for name in params.mitigation.training:
         spec = params.models[name]

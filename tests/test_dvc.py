@@ -102,10 +102,10 @@ def test_the_closure_follows_function_level_and_package_imports():
 
 
 def test_each_study_stage_depends_on_exactly_the_models_its_params_name():
-    params = config.load("default")
     wanted = {study: set() for study in STUDIES}
-    for key, model in params.study_models():
-        wanted[key.split(".")[0]].add(f"data/models/{model}")
+    for scale in ("default", "smoke", "gpu"):  # one dvc.yaml for every scale: the union of what they read
+        for key, model in config.load(scale).study_models():
+            wanted[key.split(".")[0]].add(f"data/models/{model}")
     for study in STUDIES:
         deps = {d for d in DVC[study]["deps"] if d.startswith("data/models/")}
         assert deps == wanted[study], study

@@ -13,14 +13,16 @@ from copyscope.paths import repo_root
 
 NOTEBOOKS = repo_root() / "notebooks"
 from copyscope.report import is_flat
-from copyscope.studies import conditioning, detection, mitigation, replication, session
+from copyscope.data.sources import emoji_set
+from copyscope.studies import conditioning, detection, emoji, mitigation, replication, session
 from tests import study_fakes
 
 matplotlib.use("Agg")
 
 WRITES = {
     "replication": {"extractors.csv", "extractors_pr.csv", "extractors_pr.png", "size.csv", "histograms.png",
-                    "size_curve.png", "galleries.png", "metrics.json", "timing.json"},
+                    "size_curve.png", "galleries.png", "emoji.csv", "emoji_families.csv", "emoji_families.png",
+                    "emoji_histogram.png", "emoji_gallery.png", "metrics.json", "timing.json"},
     "conditioning": {"cells.csv", "bars.png", "histograms.png", "galleries.png", "most_copied.csv", "metrics.json",
                      "timing.json"},
     "mitigation": {"mitigations.csv", "changes.png", "tradeoff.png", "galleries.png", "metrics.json", "timing.json"},
@@ -38,14 +40,19 @@ def code_cells(study: str) -> list[str]:
 @pytest.fixture
 def fakes(shapes, scenes, tmp_path, monkeypatch):
     """Stage outputs faked: every model is one tiny untrained model over the first shapes (the detection and
-    mitigation studies: over the first scenes, two template families and two MV duplicates), the pixel extractor at
-    threshold 0.9, a constant alignment score; the repository root a temporary folder."""
+    mitigation studies: over the first scenes, two template families and two MV duplicates; the emoji model over
+    ten emoji, one skin-tone family), the pixel extractor at threshold 0.9, a constant alignment score; the
+    repository root a temporary folder."""
     params = study_fakes.smoke_params()
     trained = study_fakes.trained_on(shapes, n=6, duplicated=(0, 1))
     benchmark = study_fakes.trained_on(scenes, n=12, duplicated=(6, 7))
     for module in (replication, conditioning):
         monkeypatch.setattr(module, "load_with_training_images", lambda name, seed=0: (trained, shapes.images[:6]))
     monkeypatch.setattr(mitigation, "load_with_training_images", lambda name, seed=0: (benchmark, scenes.images[:12]))
+    pool = emoji_set(16, {1: 4, 6: 1}, seed=0)
+    emoji_model = study_fakes.trained_on(pool, n=len(pool), duplicated=())
+    monkeypatch.setattr(emoji, "training_pool", lambda study: pool)
+    monkeypatch.setattr(emoji, "load_with_training_images", lambda name, seed=0: (emoji_model, pool.images))
     monkeypatch.setattr(detection, "load_model", lambda study: (benchmark, scenes.images[:12], scenes))
     monkeypatch.setattr(detection, "untrained_model", lambda params, name: study_fakes.tiny_model(seed=1))
     monkeypatch.setattr(alignment, "alignment_correctness", lambda: {"auc": 0.7, "auc_per_attribute": {"colour": 0.9}})

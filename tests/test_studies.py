@@ -16,7 +16,8 @@ from copyscope.metrics.copying import CopyingScores
 from copyscope.metrics.replication import nearest_training, train_vs_train
 from copyscope.report import is_flat
 from copyscope.sampling import generate
-from copyscope.studies import conditioning, detection, mitigation, replication
+from copyscope.data.sources import emoji_set
+from copyscope.studies import conditioning, detection, emoji, mitigation, replication
 from copyscope.studies.evaluation import Matcher, evaluate, generate_and_match
 from copyscope.studies.verification import Verified
 from tests import study_fakes
@@ -309,6 +310,10 @@ def test_mitigation_headline_metrics_and_conclusion():
         mitigation.headline_metrics(none, "default"))
     assert "3 of 5 settings lower copying" in mitigation.caption(metrics)
     assert len(mitigation.changes_figure(_mitigations()).axes[0].get_yticklabels()) == 5
+    no_twin = mitigation.headline_metrics(_mitigations().iloc[3:], "default")  # a scale without training-time cells
+    assert no_twin["training_baseline_prompts"] is None and no_twin["training_baseline_replica_rate"] is None
+    assert "no training-time twin is trained at this scale" in mitigation.conclusion(no_twin)
+    assert len(mitigation.changes_figure(_mitigations().iloc[3:]).axes[0].get_yticklabels()) == 3
 
 
 def test_mitigation_measures_memorized_prompts_of_both_baselines(scenes, tmp_path, monkeypatch):
@@ -456,3 +461,35 @@ def test_detection_flow_on_a_tiny_model(scenes, tmp_path, monkeypatch):
     assert is_flat(metrics) and metrics["memorized_prompts"] == 0
     assert metrics["untrained_auc_min"] is not None
     assert "No prompt was verified memorized" in detection.conclusion(metrics)
+
+
+# --- emoji (replication on real data) ------------------------------------------------------------------------------
+
+def test_emoji_section_measures_families_with_every_extractor_and_judges_them(tmp_path, monkeypatch):
+    pool = emoji_set(16, {1: 4, 6: 1}, seed=0)
+    trained = trained_on(pool, n=len(pool), duplicated=())
+    monkeypatch.setattr(emoji, "training_pool", lambda study: pool)
+    monkeypatch.setattr(emoji, "load_with_training_images", lambda name, seed=0: (trained, pool.images))
+    study = study_fakes.study("replication", tmp_path, study_fakes.smoke_params(replication={"emoji_per_item": 2}))
+    extractors = {"pixel": PixelExtractor(8), "coarse": PixelExtractor(4)}
+    results = emoji.measure(study, extractors, {"pixel": -1.0, "coarse": 2.0})  # every one a replica, none
+    seeds = study.params.models["emoji"].seeds
+    assert len(results.table) == seeds * 2 * len(pool)  # a row per seed, extractor and emoji
+    assert sorted(results.table["family_size"].unique()) == [1, 6]
+    by = results.table.groupby("extractor")["replica_rate"]
+    assert (by.min()["pixel"], by.max()["coarse"]) == (1.0, 0.0)
+    families = emoji.by_family_size(results.table)
+    assert families[["extractor", "family_size"]].values.tolist() == [["coarse", 1], ["coarse", 6], ["pixel", 1],
+                                                                      ["pixel", 6]]
+    assert (families["low"] <= families["replica_rate"]).all() and (families["replica_rate"] <= families["high"]).all()
+    generations, nearest, scores = results.gallery_panel("pixel")
+    assert len(generations) == len(nearest) == len(scores) == 2 * len(pool)
+    bench = pd.DataFrame([{"name": "pixel", "mAP": 0.7, "R@1": 0.6, "threshold": 0.5},
+                          {"name": "coarse", "mAP": 0.4, "R@1": 0.3, "threshold": np.nan}])
+    assert emoji.thresholds(bench, 0.9) == {"pixel": 0.5, "coarse": 0.9}
+    metrics = emoji.headline_metrics(bench, results.table)
+    assert metrics["emoji_extractor"] == "pixel" and metrics["emoji_pixel_map"] == 0.7
+    assert metrics["emoji_family_replica_rate"] == metrics["emoji_single_replica_rate"] == 1.0
+    assert {"verdict_emoji_families_pixel", "verdict_emoji_families_coarse"} <= set(metrics)
+    assert metrics["verdict_emoji_families_pixel"] == "not shown at this scale"  # 100% against 100%
+    assert "judged by `coarse`" in emoji.conclusion(metrics)

@@ -64,6 +64,16 @@ class PackagedData(Strict):
     resolution: Resolution
 
 
+class EmojiData(Strict):
+    """OpenMoji's emoji captioned with their names (`copyscope.data.emoji`): all, or per family size n (1 = no
+    variants, 6 = an emoji and its five skin tones) that many whole families, drawn with `seed`."""
+
+    kind: Literal["emoji"]
+    resolution: Resolution
+    family_sizes: dict[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=0)]] | None = None
+    seed: int = 0
+
+
 class FolderData(Strict):
     kind: Literal["folder"]
     path: str
@@ -71,7 +81,8 @@ class FolderData(Strict):
     captions: str | None = None
 
 
-Dataset = Annotated[ProceduralData | ScenesData | PackagedData | FolderData, Field(discriminator="kind")]
+Dataset = Annotated[ProceduralData | ScenesData | PackagedData | EmojiData | FolderData,
+                    Field(discriminator="kind")]
 
 
 class Architecture(Strict):
@@ -144,7 +155,7 @@ class ModelSpec(Strict):
     mitigation: MitigationSpec = MitigationSpec(name="none")
     # independent trainings of the same data (training seeds params.seed + 0 .. seeds - 1: initialisation, batch
     # order and noise); the training subset and its duplicates stay those of params.seed
-    seeds: Annotated[int, Field(ge=1, le=16)] = 1
+    seeds: Annotated[int, Field(ge=0, le=16)] = 1  # 0: not trained at this scale (no study may read it)
     training: Training  # the shared `training` section with the model's own overrides merged in
 
 
@@ -258,6 +269,9 @@ class ReplicationStudy(Strict):
     # extractor's tokens (local copies: one matching region is enough)
     similarity: Literal["dot", "split_product"] = "dot"
     split_chunks: Annotated[int, Field(ge=1)] = 4
+    # real data: a text-to-image model on OpenMoji emoji under their names, `emoji_per_item` generations each
+    emoji_model: str
+    emoji_per_item: Annotated[int, Field(ge=1)] = 4
 
 
 class ConditioningStudy(Strict):
@@ -267,14 +281,16 @@ class ConditioningStudy(Strict):
 
 
 class MitigationStudy(Strict):
-    baseline: str  # the training-time mitigations' baseline twin
-    training: Models  # the baseline retrained with a training-time mitigation
+    baseline: str | None  # the training-time mitigations' baseline twin; null: no training-time cells at this scale
+    training: list[str]  # the baseline retrained with a training-time mitigation
     inference_model: str  # the model the inference-time mitigations sample (the detection benchmark's)
     inference: dict[str, dict[str, list]]  # mitigation -> {its strength parameter: values swept}, or {} (defaults)
     per_item: Annotated[int, Field(ge=1)]  # generations per memorized prompt, for its labels and in every cell
 
     @model_validator(mode="after")
     def _sweeps(self) -> "MitigationStudy":
+        if self.baseline is None and self.training:
+            raise ValueError("training: training-time mitigations need a baseline twin (mitigation.baseline)")
         for name, sweep in self.inference.items():
             if len(sweep) > 1 or any(not values for values in sweep.values()):
                 raise ValueError(f"inference.{name}: sweep one parameter over a non-empty list, got {sweep}")
@@ -335,8 +351,10 @@ class Params(Strict):
         for where, name in self.study_models():
             if name not in self.models:
                 raise ValueError(f"{where} names unknown model {name!r}")
-        for study, names in (("conditioning", self.conditioning.models),
-                             ("mitigation", [self.mitigation.baseline, *self.mitigation.training])):
+            if not self.models[name].seeds:
+                raise ValueError(f"{where} reads model {name!r}, which has seeds: 0 (not trained at this scale)")
+        twins = [self.mitigation.baseline, *self.mitigation.training] if self.mitigation.baseline else []
+        for study, names in (("conditioning", self.conditioning.models), ("mitigation", twins)):
             shared = {(self.models[m].dataset, self.models[m].n_train, self.models[m].training) for m in names}
             if len(shared) > 1:
                 raise ValueError(f"{study}: its models must share dataset, n_train and training, so that each cell "
@@ -347,8 +365,9 @@ class Params(Strict):
         """(params key, model name) for every model a study reads."""
         return [
             *(("replication.models", m) for m in self.replication.models),
+            ("replication.emoji_model", self.replication.emoji_model),
             *(("conditioning.models", m) for m in self.conditioning.models),
-            ("mitigation.baseline", self.mitigation.baseline),
+            *(("mitigation.baseline", m) for m in [self.mitigation.baseline] if m is not None),
             *(("mitigation.training", m) for m in self.mitigation.training),
             ("mitigation.inference_model", self.mitigation.inference_model),
             ("detection.model", self.detection.model),

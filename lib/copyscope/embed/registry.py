@@ -40,9 +40,15 @@ def _clip(**options):
     return ClipExtractor(**options)
 
 
+def _efficientnet(**options):
+    from copyscope.embed.efficientnet import EfficientNetLite0
+    return EfficientNetLite0(**options)
+
+
 EXTRACTORS: dict[str, Callable] = {
     "pixel": _pixel,
     "copy_detector": _copy_detector,
+    "efficientnet_lite0": _efficientnet,
     "sscd_disc_mixup": _sscd("sscd_disc_mixup"),
     "sscd_disc_large": _sscd("sscd_disc_large"),
     "dino_vitb16": _dino,

@@ -23,6 +23,8 @@ def run(name: str, params: Params) -> ImageCaptionSet:
         data = sources.digits_set(spec.resolution)
     elif spec.kind == "faces":
         data = sources.faces_set(spec.resolution)
+    elif spec.kind == "emoji":
+        data = sources.emoji_set(spec.resolution, spec.family_sizes, spec.seed)
     else:
         data = sources.folder_set(spec.path, spec.resolution, spec.captions)
     data.meta["params"] = spec.model_dump()

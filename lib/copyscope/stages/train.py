@@ -49,10 +49,11 @@ def training_set(name: str, params: Params) -> TrainingSet:
 def run(name: str, params: Params) -> None:
     """Train every seed of model `name` (with its training-time mitigation, if any), each resuming from
     data/checkpoints/<name>-seed-<k>.pt, and save seed k under data/models/<name>/seed-<k>. A seed already saved
-    with the same fingerprint is kept."""
+    with the same fingerprint is kept; a model with `seeds: 0` (not trained at this scale) is an empty folder."""
     validation.check(params)
     spec = params.models[name]
     train_seeds(name, params, training_set(name, params), range(spec.seeds))
+    paths.model_dir(name).parent.mkdir(parents=True, exist_ok=True)  # seeds: 0 leaves it empty
     for stale in paths.model_dir(name).parent.glob("seed-*"):
         if int(stale.name.split("-")[1]) >= spec.seeds:
             shutil.rmtree(stale)

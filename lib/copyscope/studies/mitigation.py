@@ -158,7 +158,8 @@ def measure(study: Study, alignment: Callable | None) -> tuple[pd.DataFrame, lis
     start = time.perf_counter()
     seed = study.params.seed
     rows, cells = [], []
-    for group in (training_time(study, alignment), inference_time(study, alignment)):
+    groups = [training_time(study, alignment)] if study.section.baseline is not None else []
+    for group in (*groups, inference_time(study, alignment)):
         memorized, group_cells = group
         base = group_cells[0]
         for cell in group_cells:
@@ -226,7 +227,8 @@ def best(table: pd.DataFrame, when: str) -> pd.Series | None:
 def headline_metrics(table: pd.DataFrame, scale: str) -> dict:
     """The flat metrics (per-cell rates, intervals and verdicts are in mitigations.csv)."""
     inference_base = table[(table["when"] == "none") & (table["label"] == f"{BASELINE} (inference)")].iloc[0]
-    training_base = table[(table["when"] == "none") & (table["label"] == f"{BASELINE} (training)")].iloc[0]
+    twin = table[(table["when"] == "none") & (table["label"] == f"{BASELINE} (training)")]
+    training_base = twin.iloc[0] if len(twin) else pd.Series(dtype=object)  # no twin at this scale: None below
     tested = table[table["when"] != "none"]
     out = {"scale": scale,
            "baseline_memorized_replica_rate": inference_base["replica_rate"],
@@ -234,11 +236,11 @@ def headline_metrics(table: pd.DataFrame, scale: str) -> dict:
                                                     inference_base["replica_rate_high"]],
            "baseline_memorized_prompts": int(inference_base["prompts"]),
            "baseline_prompts_verified": bool(inference_base["prompts_verified"]),
-           "training_baseline_replica_rate": training_base["replica_rate"],
-           "training_baseline_replica_rate_ci95": [training_base["replica_rate_low"],
-                                                   training_base["replica_rate_high"]],
-           "training_baseline_prompts": int(training_base["prompts"]),
-           "training_baseline_prompts_verified": bool(training_base["prompts_verified"]),
+           "training_baseline_replica_rate": training_base.get("replica_rate"),
+           "training_baseline_replica_rate_ci95": [training_base.get("replica_rate_low"),
+                                                   training_base.get("replica_rate_high")],
+           "training_baseline_prompts": None if twin.empty else int(training_base["prompts"]),
+           "training_baseline_prompts_verified": None if twin.empty else bool(training_base["prompts_verified"]),
            "mitigations_tested": len(tested), "mitigations_credited": int((tested["verdict"] == LOWERS).sum())}
     for when in ("training", "inference"):
         chosen = best(table, when)
@@ -275,8 +277,8 @@ def timing(study: Study, cells: list[Cell], seconds: float) -> dict:
     """Sampling seconds per image for every cell, the study's total, training seconds of every twin."""
     return {"seconds_per_image": {c.label: c.generated.seconds / len(c.generated.generations) for c in cells},
             "seconds": seconds,
-            "training_seconds": {name: training_seconds(name)
-                                 for name in [study.section.baseline, *study.section.training]}}
+            "training_seconds": {name: training_seconds(name) for name in [study.section.baseline,
+                                                                            *study.section.training] if name}}
 
 
 def caption(metrics: dict) -> str:
@@ -299,14 +301,17 @@ def conclusion(metrics: dict) -> str:
         return "verified memorized" if verified else "duplicated (none verified memorized)"
 
     iterations = metrics["embedding_optimisation_iterations_mean"]
+    twin = ("no training-time twin is trained at this scale, so no training-time mitigation is tested"
+            if metrics["training_baseline_prompts"] is None else
+            f"the training-time twin's {metrics['training_baseline_prompts']} "
+            f"{labels(metrics['training_baseline_prompts_verified'])} prompts "
+            f"{pct(metrics['training_baseline_replica_rate'])} "
+            f"{interval(metrics['training_baseline_replica_rate_ci95'], pct)}")
     lines = [
         f"- **Baselines.** The detection model's {metrics['baseline_memorized_prompts']} "
         f"{labels(metrics['baseline_prompts_verified'])} prompts replicate "
         f"{pct(metrics['baseline_memorized_replica_rate'])} "
-        f"{interval(metrics['baseline_memorized_replica_rate_ci95'], pct)} of the time; the training-time twin's "
-        f"{metrics['training_baseline_prompts']} {labels(metrics['training_baseline_prompts_verified'])} prompts "
-        f"{pct(metrics['training_baseline_replica_rate'])} "
-        f"{interval(metrics['training_baseline_replica_rate_ci95'], pct)}.",
+        f"{interval(metrics['baseline_memorized_replica_rate_ci95'], pct)} of the time; {twin}.",
         f"- **Verdict.** {metrics['mitigations_credited']} of {metrics['mitigations_tested']} settings lower copying "
         f"(the 95% interval of the per-prompt change excludes zero); the others are not shown to at this scale.",
         _best_line(metrics, "training"), _best_line(metrics, "inference"),

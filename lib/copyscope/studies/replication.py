@@ -13,6 +13,7 @@ from copyscope.artifacts.models import TrainedModel, load_with_training_images
 from copyscope.metrics.replication import summarize
 from copyscope.metrics.uncertainty import HOLDS, Seeded, hierarchical
 from copyscope.report import headline
+from copyscope.studies import emoji
 from copyscope.studies.evaluation import Matched, generate_and_match
 from copyscope.studies.prose import interval, num, pct, rho
 from copyscope.studies.session import Study
@@ -135,10 +136,12 @@ def statistics(threshold: float) -> dict:
             "replica_fraction": lambda v: float(np.mean(v > threshold))}
 
 
-def headline_metrics(size: pd.DataFrame, results: list[Replication], calibration: Calibration, scale: str) -> dict:
+def headline_metrics(size: pd.DataFrame, results: list[Replication], calibration: Calibration, scale: str,
+                     emoji_metrics: dict | None = None) -> dict:
     """The flat metrics: the extractor, its threshold and mAP; per dataset, Spearman's ρ of the replica fraction and
     of the p95 with n_train (seed means), both at the smallest and the largest set with 95% intervals over seeds
-    and units, and the fall from smallest to largest set with its interval and verdict (judged on the p95)."""
+    and units, and the fall from smallest to largest set with its interval and verdict (judged on the p95); then
+    the emoji section's metrics (`copyscope.studies.emoji.headline_metrics`), if any."""
     chosen = next(row for row in calibration.table if row["name"] == calibration.extractor)
     out = {"scale": scale, "extractor": calibration.extractor, "extractor_map": chosen["mAP"],
            "threshold": calibration.threshold, "threshold_calibrated": calibration.calibrated,
@@ -154,12 +157,15 @@ def headline_metrics(size: pd.DataFrame, results: list[Replication], calibration
                 out[f"{dataset}_{column}_{end}_ci95"] = estimate.ci95
         record(out, f"{dataset}_size", hierarchical(smallest, statistics(calibration.threshold)["similarity_p95"],
                                                      minus=largest))
+    out.update(emoji_metrics or {})
     out["summary"] = summary(out)
     return headline(out)
 
 
 def describe(key: str) -> str:
     """A finding key of this study in words."""
+    if key.startswith("emoji_"):
+        return emoji.describe(key)
     return f"{key.removesuffix('_size')}: copying (p95) falls from the smallest to the largest training set"
 
 
@@ -208,4 +214,6 @@ def conclusion(metrics: dict) -> str:
             f" ({rho(metrics[f'{d}_similarity_p95_rho'])} over all sizes). Replica fraction {pct(smallest)} "
             f"{interval(metrics[f'{d}_replica_fraction_smallest_set_ci95'], pct)} → {pct(largest)} "
             f"{interval(metrics[f'{d}_replica_fraction_largest_set_ci95'], pct)}.{none_copied}")
+    if "emoji_extractor" in metrics:
+        lines.append(emoji.conclusion(metrics))
     return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""Paper A's duplication finding on real data: a text-to-image model trained on OpenMoji emoji under their Unicode
+names. Do emoji whose training set holds a family of near-duplicates (an emoji and its five skin tones) copy more
+than emoji without variants?
+
+Copies are judged by every offline extractor (raw pixels, ImageNet-pretrained EfficientNet-Lite0), each at its own
+threshold, calibrated at the study's precision on a copy benchmark built from emoji the model never saw; the
+verdict is reported per extractor, so a reader sees whether they agree. The unit every interval resamples is the
+emoji (within a training seed), never the generations of one emoji.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from copyscope import paths
+from copyscope.artifacts.calibration import extractor_options
+from copyscope.artifacts.models import load_with_training_images
+from copyscope.benchmark.copies import build_benchmark
+from copyscope.benchmark.ranking import rank_extractors
+from copyscope.data.dataset import ImageCaptionSet
+from copyscope.data.sources import emoji_set
+from copyscope.embed.registry import get_extractor
+from copyscope.metrics.uncertainty import Seeded, hierarchical
+from copyscope.sampling import generate
+from copyscope.studies.evaluation import Matched, Matcher, prompt_plan
+from copyscope.studies.prose import interval, num, pct
+from copyscope.studies.session import Study
+from copyscope.studies.verdicts import PREFIX, phrase, record
+
+CANDIDATES = ("pixel", "efficientnet_lite0")  # the extractors that need no download
+
+
+def heldout(training: ImageCaptionSet) -> ImageCaptionSet:
+    """Every emoji of the font outside the model's training pool, at its resolution: the copy benchmark's images."""
+    everything = emoji_set(training.resolution)
+    seen = set(training.ids)
+    return everything.subset([i for i, image_id in enumerate(everything.ids) if image_id not in seen])
+
+
+def training_pool(study: Study) -> ImageCaptionSet:
+    """The emoji dataset the model trains on (all of it: whole families of emoji)."""
+    return ImageCaptionSet.load(paths.dataset_dir(study.params.models[study.section.emoji_model].dataset))
+
+
+def rank_on_emoji(study: Study, training: ImageCaptionSet) -> tuple[pd.DataFrame, dict]:
+    """The offline extractors ranked on copies of held-out emoji (the extractor stage's benchmark settings), best
+    mAP first, each with its threshold at the calibrated precision; and the extractors themselves."""
+    spec = study.params.extractors
+    images = heldout(training)
+    benchmark = build_benchmark(images.images, images.masks, seed=study.params.seed, **spec.benchmark.model_dump())
+    extractors = {name: get_extractor(name, **extractor_options(name, training.resolution)) for name in CANDIDATES}
+    table = rank_extractors(benchmark, extractors, spec.precision)
+    return table.drop(columns="preprocessing").assign(benchmark="emoji (held out)"), extractors
+
+
+def thresholds(bench: pd.DataFrame, fallback: float) -> dict[str, float]:
+    """Each ranked extractor's calibrated threshold, or `fallback` where none reached the precision."""
+    return {row["name"]: fallback if np.isnan(row["threshold"]) else float(row["threshold"])
+            for row in bench.to_dict("records")}
+
+
+@dataclass
+class EmojiResults:
+    """The emoji model's generations matched by each extractor: one table row per seed, extractor and emoji (its
+    family size in the training set, replica rate, mean top-1 similarity), the matches per extractor and seed, and
+    the training images (every seed trains on the same)."""
+
+    table: pd.DataFrame
+    matched: dict[str, list[Matched]]
+    training_images: np.ndarray
+
+    def histogram_panel(self, name: str) -> dict[str, np.ndarray]:
+        """Generation-vs-train top-1 similarities (every seed) beside the train-vs-train reference."""
+        return {"generation vs train": np.concatenate([m.matches.scores for m in self.matched[name]]),
+                "train vs train": self.matched[name][0].baseline.scores}
+
+    def gallery_panel(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first seed's generations, their nearest training emoji by `name`'s judgement, the similarities."""
+        first = self.matched[name][0]
+        return first.generations, self.training_images[first.matches.indices], first.matches.scores
+
+
+def measure(study: Study, extractors: dict, thresholds: dict[str, float]) -> EmojiResults:
+    """Every training seed of the emoji model: `emoji_per_item` seeded generations per training emoji, prompted
+    with its name, matched against the training set by each extractor at its threshold."""
+    section, params = study.section, study.params
+    data = training_pool(study)
+    index = {image_id: i for i, image_id in enumerate(data.ids)}
+    rows, matched = [], {name: [] for name in extractors}
+    for k in range(params.models[section.emoji_model].seeds):
+        trained, training_images = load_with_training_images(section.emoji_model, k)
+        families = pd.Series([data.labels[index[i]] for i in trained.record["ids"]])
+        size = families.map(families.value_counts()).to_numpy()
+        prompts, items = prompt_plan(trained, section.emoji_per_item)
+        images = generate(trained.model, prompts, seed=params.seed, steps=study.sampling.steps,
+                          guidance=study.sampling.guidance, batch_size=study.sampling.batch_size, progress=False)
+        for name, extractor in extractors.items():
+            result = Matcher(extractor).match(images, training_images)
+            matched[name].append(result)
+            for i, prompt in enumerate(trained.prompts):
+                own = result.matches.scores[items == i]
+                rows.append({"seed": k, "extractor": name, "emoji": prompt, "family": families[i],
+                             "family_size": int(size[i]), "replica_rate": float(np.mean(own > thresholds[name])),
+                             "similarity_mean": float(own.mean())})
+    return EmojiResults(pd.DataFrame(rows), matched, training_images)
+
+
+def by_family_size(table: pd.DataFrame) -> pd.DataFrame:
+    """Replica rate per extractor and family size, the mean over emoji and seeds with its 95% interval."""
+    rows = []
+    for (name, size), group in table.groupby(["extractor", "family_size"], sort=True):
+        estimate = hierarchical(_seeded(group), np.mean)
+        rows.append({"extractor": name, "family_size": size, "emoji": int(group["emoji"].nunique()),
+                     "replica_rate": estimate.value, "low": estimate.low, "high": estimate.high})
+    return pd.DataFrame(rows)
+
+
+def _seeded(group: pd.DataFrame) -> Seeded:
+    """Per seed, the emoji's replica rates, each emoji its own unit."""
+    return Seeded.of((part["replica_rate"].to_numpy(), np.arange(len(part))) for _, part in group.groupby("seed"))
+
+
+def most_copied(table: pd.DataFrame, extractor: str, n: int = 10) -> pd.DataFrame:
+    """The n emoji copied most often by `extractor`'s judgement (mean over seeds)."""
+    mine = table[table["extractor"] == extractor]
+    means = mine.groupby(["emoji", "family_size"], as_index=False)[["replica_rate", "similarity_mean"]].mean()
+    return means.sort_values(["replica_rate", "similarity_mean"], ascending=False, kind="stable").head(n)
+
+
+def headline_metrics(bench: pd.DataFrame, table: pd.DataFrame) -> dict:
+    """The emoji section's flat metrics: each extractor's mAP on the emoji copy benchmark, the best one and its
+    threshold, the replica rate of emoji with and without skin-tone variants (best extractor) with intervals, and
+    per extractor the difference with its verdict (the paper's direction: families copy more)."""
+    out, chosen = {}, bench["name"].iloc[0]
+    ranked = bench.set_index("name")
+    out["emoji_extractor"] = chosen
+    for name in ranked.index:
+        out[f"emoji_{name}_map"] = ranked.loc[name, "mAP"]
+    out["emoji_threshold"] = ranked.loc[chosen, "threshold"]
+    for name, group in table.groupby("extractor", sort=False):
+        single, family = group[group["family_size"] == 1], group[group["family_size"] > 1]
+        if name == chosen:
+            for label, part in (("single", single), ("family", family)):
+                estimate = hierarchical(_seeded(part), np.mean)
+                out[f"emoji_{label}_replica_rate"] = estimate.value
+                out[f"emoji_{label}_replica_rate_ci95"] = estimate.ci95
+        record(out, f"emoji_families_{name}", hierarchical(_seeded(family), np.mean, minus=_seeded(single)))
+    return out
+
+
+def describe(key: str) -> str:
+    """A finding key of the emoji section in words."""
+    return f"emoji with skin-tone variants copy more than emoji without ({key.removeprefix('emoji_families_')})"
+
+
+def conclusion(metrics: dict) -> str:
+    """The emoji section's findings, every number from `metrics`."""
+    chosen = metrics["emoji_extractor"]
+    maps = ", ".join(f"`{key[len('emoji_'):-len('_map')]}` {num(metrics[key])}" for key in sorted(metrics)
+                     if key.startswith("emoji_") and key.endswith("_map"))
+    lines = [f"- **Emoji (OpenMoji, real data).** Copy benchmark on held-out emoji, mAP: {maps}; `{chosen}` is "
+             f"used, threshold {num(metrics['emoji_threshold'])}. Emoji with skin-tone variants in the training set "
+             f"replicate {pct(metrics['emoji_family_replica_rate'])} "
+             f"{interval(metrics['emoji_family_replica_rate_ci95'], pct)} of the time, emoji without "
+             f"{pct(metrics['emoji_single_replica_rate'])} {interval(metrics['emoji_single_replica_rate_ci95'], pct)}."]
+    for key in sorted(metrics):  # the order JSON keeps
+        if key.startswith(f"{PREFIX}emoji_families_"):
+            finding = key[len(PREFIX):]
+            lines.append(f"  - judged by `{finding.removeprefix('emoji_families_')}`: "
+                         f"{phrase(metrics, finding, pct)}")
+    return "\n".join(lines)
