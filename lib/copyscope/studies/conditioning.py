@@ -104,7 +104,7 @@ def headline_metrics(table: pd.DataFrame, evaluations: dict[str, list[Evaluation
     statistic = {METRIC: lambda v: float(np.percentile(v, 95)),
                  "replica_fraction": lambda v: float(np.mean(v > threshold))}
     plain = table[(table["duplication"] == "none") & (table["seed"] == 0)].set_index("caption_kind")
-    out = {"scale": scale, "seeds": int(table.groupby("model")["seed"].nunique().min())}
+    out = {"scale": scale}
     cells = {}
     for kind in ("instance", "unconditional"):
         cells[kind] = seeded(evaluations[plain.loc[kind, "model"]]) if kind in plain.index else None
@@ -114,6 +114,8 @@ def headline_metrics(table: pd.DataFrame, evaluations: dict[str, list[Evaluation
     for row in duplicated.to_dict("records"):
         for group, flag in (("duplicated", True), ("not_duplicated", False)):
             cells[f"{row['duplication_mode']}_{group}"] = seeded(evaluations[row["model"]], flag)
+    # the seeds behind the findings: the fewest of any cell they compare
+    out["seeds"] = min((c.seeds for c in cells.values() if c is not None), default=0)
     for name, cell_values in cells.items():
         for key, function in statistic.items():
             estimate = hierarchical(cell_values, function) if cell_values is not None else None
