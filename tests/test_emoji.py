@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+import yaml
 
-from copyscope.config import load
+from copyscope.config import ConfigError, resolve
 from copyscope.paths import params_file
 from copyscope.data import emoji
 from copyscope.data.sources import emoji_set
@@ -49,8 +50,10 @@ def test_emoji_set_labels_each_image_with_its_family():
     assert data.masks.shape == data.images.shape[:3] and 0 < data.masks.mean() < 1  # the ink
 
 
-def test_params_accept_an_emoji_dataset(tmp_path):
-    text = params_file().read_text()
-    text = text.replace("datasets:\n", "datasets:\n  emoji: {kind: emoji, resolution: 24, family_sizes: {1: 8, 6: 2}}\n", 1)
-    (tmp_path / "params.yaml").write_text(text)
-    assert load(path=tmp_path / "params.yaml").datasets["emoji"].family_sizes == {1: 8, 6: 2}
+def test_params_accept_an_emoji_dataset_and_reject_a_bad_one():
+    raw = yaml.safe_load(params_file().read_text())
+    raw["datasets"]["emoji"] = {"kind": "emoji", "resolution": 24, "family_sizes": {1: 8, 6: 2}}
+    assert resolve(raw, "default").datasets["emoji"].family_sizes == {1: 8, 6: 2}
+    raw["datasets"]["emoji"]["family_sizes"] = {0: 3}
+    with pytest.raises(ConfigError, match=r"datasets\.emoji\..*family_sizes"):
+        resolve(raw, "default")
