@@ -14,10 +14,19 @@ FLAT = {
                     "threshold_calibrated": True, "faces_replica_fraction_rho": -0.87,
                     "faces_replica_fraction_smallest_set": 0.047, "faces_replica_fraction_largest_set": 0.0,
                     "faces_similarity_p95_rho": -1.0, "faces_similarity_p95_smallest_set": 0.93,
-                    "faces_similarity_p95_largest_set": 0.795},
+                    "faces_similarity_p95_largest_set": 0.795, "seeds": 4,
+                    "faces_similarity_p95_smallest_set_ci95": [0.9, 0.95],
+                    "faces_similarity_p95_largest_set_ci95": [0.77, 0.82],
+                    "faces_replica_fraction_smallest_set_ci95": [0.02, 0.07],
+                    "faces_replica_fraction_largest_set_ci95": [0.0, 0.0],
+                    "faces_size_difference": 0.135, "faces_size_difference_ci95": [0.1, 0.17],
+                    "verdict_faces_size": "holds"},
     "conditioning": {"scale": "default", "instance_similarity_p95": 0.885, "unconditional_similarity_p95": 0.671,
                      "instance_replica_fraction": 0.0, "unconditional_replica_fraction": 0.0,
-                     "instance_replicates_more": True, "alignment_auc": 0.71},
+                     "instance_similarity_p95_ci95": [0.86, 0.9], "unconditional_similarity_p95_ci95": [0.65, 0.7],
+                     "instance_replica_fraction_ci95": [0.0, 0.0], "unconditional_replica_fraction_ci95": [0.0, 0.0],
+                     "captions_difference": 0.214, "captions_difference_ci95": [0.18, 0.25],
+                     "verdict_captions": "holds", "seeds": 4, "alignment_auc": 0.71},
     "mitigation": {"scale": "default", "baseline_memorized_replica_rate": 0.8,
                    "baseline_memorized_replica_rate_ci95": [0.74, 0.85], "baseline_memorized_prompts": 60,
                    "baseline_prompts_verified": True, "training_baseline_replica_rate": 0.6,
@@ -59,7 +68,8 @@ def test_render_results_has_each_study_with_its_figure_caption_and_conclusion(ro
     for study in STUDIES:
         assert f"](figures/{study}/" in text
     assert "![replication](figures/replication/size_curve.png)" in text and "scale `default`" in text
-    assert "p95 0.885 vs 0.671" in text and "mAP 0.226" in text and "AUC 0.955 [0.930, 0.970]" in text
+    assert "p95 0.885 [0.860, 0.900] vs 0.671 [0.650, 0.700]" in text and "mAP 0.226" in text
+    assert "AUC 0.955 [0.930, 0.970]" in text and "| conditioning | instance captions copy more" in text
     assert "11 of 15" in text and "No inference-time mitigation is shown to lower copying" in text
 
 
