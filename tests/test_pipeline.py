@@ -53,7 +53,7 @@ def test_study_metrics_are_flat_headline_numbers(reproduced):
     metrics = {study: read(study) for study in STUDIES}
     for study, values in metrics.items():
         assert is_flat(values), study  # scalars, and [low, high] pairs under *_ci95 keys
-        assert len(values) <= 45, study
+        assert len(values) <= 50, study
     assert len(set().union(*metrics.values())) <= 140  # `dvc metrics show` columns
     assert -1 <= metrics["replication"]["shapes_similarity_p95_rho"] <= 1
     assert {"verdict_captions", "verdict_image_caption_duplication", "verdict_image_duplication"} <= set(
@@ -92,12 +92,12 @@ def _flagged(root: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("override, changed, rerun", [
-    ("      shapes-2: {n_train: 16}", "      shapes-2: {n_train: 12}", {"train@shapes-2", "replication"}),
+    ("      shapes-2: {n_train: 16,", "      shapes-2: {n_train: 12,", {"train@shapes-2", "replication"}),
     ("      detect: {n_train: 64,", "      detect: {n_train: 48,", {"train@detect", "detection", "mitigation"}),
     ("    training: {steps: 12, batch_size: 8,", "    training: {steps: 12, batch_size: 4,",
-     {f"train@{m}" for m in yaml.safe_load((repo_root() / "params.yaml").read_text())["models"]} - {"train@detect"}
-     | {"conditioning", "mitigation", "replication"}),  # detect pins its own batch size
-    ("      mit-rt: {n_train: 192}", "      mit-rt: {n_train: 96}", set()),  # a gpu override: not read at smoke
+     {f"train@{m}" for m in yaml.safe_load((repo_root() / "params.yaml").read_text())["models"]
+      if m.startswith(("cond-", "mit-"))} | {"conditioning", "mitigation"}),  # the others pin their own batch
+    ("      mit-rt: {n_train: 192,", "      mit-rt: {n_train: 96,", set()),  # a gpu override: not read at smoke
 ])
 def test_one_override_reruns_only_its_model_and_the_studies_that_read_it(reproduced, override, changed, rerun):
     root, _ = reproduced

@@ -35,13 +35,12 @@ def test_open_study_gathers_params_calibration_extractor_and_outputs(root):
     line = study.summary()
     assert "\n" not in line and "scale smoke, conditioning study: 7 model(s) trained on 8 images" in line
     assert "threshold 0.900 at precision 0.95" in line and "DDIM 3 steps" in line
-    assert "4–32 images" in open_study("replication").summary()
+    assert "4–all images" in open_study("replication").summary()  # the sweep's 4 to 24, the emoji model all
 
 
 def test_the_replication_study_takes_its_similarity_from_params(root):
     params = root / "params.yaml"
-    params.write_text(params.read_text().replace("  gallery: 8\n\nconditioning:",
-                                                 "  gallery: 8\n  similarity: split_product\n\nconditioning:", 1))
+    params.write_text(params.read_text().replace("replication:\n", "replication:\n  similarity: split_product\n", 1))
     study = open_study("replication")
     assert study.matcher.similarity == "split_product" and study.matcher.split_chunks == 4
     assert "split product over 4 chunks" in study.summary()
