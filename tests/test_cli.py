@@ -1,5 +1,6 @@
 """Bad input at the command line: one line naming the problem, exit code 2, and nothing written."""
 import re
+import sys
 
 import pytest
 import yaml
@@ -81,3 +82,14 @@ def test_debug_mode_shows_the_traceback(root, monkeypatch):
     monkeypatch.setenv("COPYSCOPE_DEBUG", "1")
     with pytest.raises(Exception, match="unknown name"):
         main(["train", "nope"])
+
+
+def test_a_model_with_no_seeds_leaves_an_empty_folder_without_importing_the_train_stage(root, monkeypatch):
+    stale = root / "data" / "models" / "mit-base" / "seed-0"
+    stale.mkdir(parents=True)
+    edit(root, lambda raw: (raw["scales"]["smoke"]["models"]["mit-base"].update(seeds=0),
+                            raw["scales"]["smoke"]["mitigation"].update(baseline=None, training=[])))
+    monkeypatch.delitem(sys.modules, "copyscope.stages.train", raising=False)
+    assert main(["train", "mit-base"]) == 0
+    assert stale.parent.is_dir() and not any(stale.parent.iterdir())
+    assert "copyscope.stages.train" not in sys.modules

@@ -110,6 +110,7 @@ def test_replication_measures_every_model_against_its_own_training_set(shapes, t
     assert size["dataset"].tolist() == ["shapes", "shapes", "faces", "faces"]
     assert size["n_train"].tolist() == [6, 6, 3, 3] and size["n"].tolist() == [4, 4, 4, 4]
     assert {"similarity_median", "train_vs_train_similarity_p95", "frechet_distance"} <= set(size.columns)
+    assert (size["frechet_efficientnet_lite0"] >= 0).all()  # in ImageNet features, beside the extractor's
     assert list(replication.histogram_panels(results)) == ["shapes-1 (n=6)", "faces-1 (n=3)"]
     generations, nearest, scores = replication.gallery_panels(results)["faces-1 (n=3)"]
     assert len(generations) == len(nearest) == len(scores) == 4
@@ -449,9 +450,16 @@ def test_detection_flow_on_a_tiny_model(scenes, tmp_path, monkeypatch):
     assert wen.scores[-1].method.endswith("t=981")
     peers = detection.peers(study, trained.model, bench)
     monkeypatch.setattr(detection, "untrained_model", lambda params, name: study_fakes.tiny_model(seed=1))
-    control = detection.control(study, bench)
+    control, control_bench = detection.control(study, bench)
+    assert control_bench.prompts == bench.subsample(study.section.control_share, 0).prompts
+    assert len(control[0].scores) == len(control_bench.prompts) < len(bench.prompts)
+    half = bench.subsample(0.5, seed=0)
+    assert half.prompts == [p for p in bench.prompts if p in half.prompts]  # order kept
+    for kind in set(bench.kinds):  # every kind keeps about half of its prompts, at least one
+        assert (half.kinds == kind).sum() == max(1, round(0.5 * (bench.kinds == kind).sum()))
+    assert half.prompts == bench.subsample(0.5, seed=0).prompts
     board = detection.full_leaderboard(detection.ranked(wen.scores + peers, bench, 0),
-                                       detection.ranked(control, bench, 0, detection.UNTRAINED))
+                                       detection.ranked(control, control_bench, 0, detection.UNTRAINED))
     assert len(board) == 22 and len(detection.roc_table(wen.scores + peers, bench)["detector"].unique()) == 11
     edits = detection.token_edits(study, trained, scenes.images[:12], bench)
     assert len(edits) == 2 and set(edits["original"]) <= set(bench.prompts[:2])

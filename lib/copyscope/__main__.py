@@ -41,6 +41,9 @@ def run(command: str, name: str | None, scale: str | None) -> None:
         raise config.ConfigError(f"{command}: unknown name {name!r}; known: {', '.join(names)}")
     if not names and name is not None:
         raise config.ConfigError(f"{command} takes no name, got {name!r}")
+    if command == "train" and params.models[name].seeds == 0:  # not trained at this scale: no torch import
+        importlib.import_module("copyscope.stages.model_folder").keep_seeds(name, 0)
+        return
     stage = importlib.import_module(f"copyscope.stages.{command}")
     stage.run(*([name] if names else []), params)
 

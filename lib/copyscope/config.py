@@ -309,6 +309,7 @@ class DetectionStudy(Strict):
     generations: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)  # Wen's table: 1 and 4
     first_steps: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)  # Wen's table: 1, 10 (and all)
     explain: Annotated[int, Field(ge=1, le=16)] = 4  # prompts shown with token bar charts
+    control_share: Annotated[float, Field(gt=0, le=1)] = 1.0  # of each kind's prompts, for the untrained control
     batch_size: Annotated[int, Field(ge=1)] = 64
 
 

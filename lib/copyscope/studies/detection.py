@@ -84,6 +84,15 @@ class DetectionBenchmark:
         """One boolean mask per group present, in order of first appearance."""
         return {group: self.groups == group for group in pd.unique(self.groups)}
 
+    def subsample(self, share: float, seed: int) -> "DetectionBenchmark":
+        """A seeded `share` of each kind's prompts (at least one of each), in the original order."""
+        rng, keep = np.random.default_rng([seed, 29]), np.zeros(len(self.prompts), dtype=bool)
+        for kind in pd.unique(self.kinds):
+            members = np.flatnonzero(self.kinds == kind)
+            keep[rng.choice(members, size=max(1, round(share * len(members))), replace=False)] = True
+        return DetectionBenchmark([p for p, k in zip(self.prompts, keep) if k], self.groups[keep], self.kinds[keep],
+                                  self.replica_rate[keep], self.verified)
+
     def design(self) -> pd.DataFrame:
         """Per kind of prompt: how many, how many memorized, and the mean replica rate that justifies the labels."""
         rows = []
@@ -200,11 +209,13 @@ def peers(study: Study, model: TextToImage, bench: DetectionBenchmark) -> list[D
     ]
 
 
-def control(study: Study, bench: DetectionBenchmark) -> list[DetectorScores]:
-    """Every detector on the detection model at step 0 (same architecture and seed, untrained) and the same
-    prompts: what a detector reads from the prompts' form alone. It must score near chance (AUC 0.4–0.6)."""
+def control(study: Study, bench: DetectionBenchmark) -> tuple[list[DetectorScores], DetectionBenchmark]:
+    """Every detector on the detection model at step 0 (same architecture and seed, untrained), on a seeded
+    `control_share` of each kind of prompt: what a detector reads from the prompts' form alone. It must score near
+    chance (AUC 0.4–0.6). Returns the scores and the prompts they score."""
     model = untrained_model(study.params, study.section.model).to(pick_device())
-    return wen_variants(study, model, bench).scores + peers(study, model, bench)
+    prompts = bench.subsample(study.section.control_share, study.params.seed)
+    return wen_variants(study, model, prompts).scores + peers(study, model, prompts), prompts
 
 
 def run_label(result: DetectorScores) -> str:

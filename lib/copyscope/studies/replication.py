@@ -10,7 +10,8 @@ from scipy import stats
 
 from copyscope.artifacts.calibration import Calibration
 from copyscope.artifacts.models import TrainedModel, load_with_training_images
-from copyscope.metrics.replication import summarize
+from copyscope.embed.registry import get_extractor
+from copyscope.metrics.replication import frechet_distance, summarize
 from copyscope.metrics.uncertainty import HOLDS, Seeded, hierarchical
 from copyscope.report import headline
 from copyscope.studies import emoji
@@ -22,6 +23,7 @@ from copyscope.studies.verdicts import PREFIX, phrase, record, summary
 TITLE = "Replication vs training-set size (paper A)"
 KEY_FIGURE = "size_curve.png"
 TRENDS = ("replica_fraction", "similarity_p95")  # the size.csv columns whose trend with n_train is reported
+QUALITY_FEATURES = "efficientnet_lite0"  # the pretrained feature space of the second Fréchet distance
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Replication:
     threshold: float
     seed: int = 0  # training seed index
     unconditional: bool = True  # then every generation is its own unit; else the training item it was prompted by
+    frechet_features: float | None = None  # Fréchet distance in a pretrained feature space (QUALITY_FEATURES)
 
     @property
     def units(self) -> np.ndarray:
@@ -51,7 +54,8 @@ class Replication:
         return f"{self.name} (n={self.n_train})"
 
     def row(self) -> dict:
-        """The copying summary of the generations and of train vs train, and the Fréchet distance. The size table
+        """The copying summary of the generations and of train vs train, and the Fréchet distances (in the study's
+        extractor space, and in EfficientNet-Lite0's ImageNet features: FID's formula, not Inception FID). The size table
         has always summarised in float64 (the other studies in the search's float32): kept, so its numbers stay
         bit for bit what they were."""
         generated = summarize(self.generated.matches.scores.astype(np.float64), self.threshold)
@@ -59,7 +63,7 @@ class Replication:
         del baseline["n"]  # n_train
         return {"model": self.name, "seed": self.seed, "dataset": self.dataset, "n_train": self.n_train, **generated,
                 **{f"train_vs_train_{k}": v for k, v in baseline.items()},
-                "frechet_distance": self.generated.frechet}
+                "frechet_distance": self.generated.frechet, f"frechet_{QUALITY_FEATURES}": self.frechet_features}
 
 
 def extractor_table(calibration: Calibration) -> pd.DataFrame:
@@ -92,13 +96,15 @@ def measure(study: Study) -> tuple[pd.DataFrame, list[Replication]]:
     """Every training seed of every model of the study: `n_generations` seeded generations matched against its own
     training images; the size table (one row per model and seed) and the per-seed results."""
     params, results = study.params, []
+    features = get_extractor(QUALITY_FEATURES)
     for name in study.section.models:
         for k in range(params.models[name].seeds):
             trained, training_images = load_with_training_images(name, k)
             generated = generate_and_match(trained, training_images, prompts_for(trained, study.section.n_generations),
                                            study.matcher, params.seed, study.sampling)
+            quality = frechet_distance(features(generated.generations), features(training_images))
             results.append(Replication(name, params.models[name].dataset, training_images, generated,
-                                       study.threshold, k, trained.record["caption_kind"] == "unconditional"))
+                                       study.threshold, k, trained.record["caption_kind"] == "unconditional", quality))
     return pd.DataFrame([r.row() for r in results]), results
 
 
