@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", default="default")
     parser.add_argument("--model", default="cond-instance")
-    parser.add_argument("--seeds", type=int, default=4, help="seeds of the model trained in the seeds comparison")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the model trained in the seeds comparison")
     parser.add_argument("--steps", type=int, default=60, help="training steps per seed")
     parser.add_argument("--step-steps", type=int, default=15, help="timed steps in the one-step comparison")
     parser.add_argument("--warmup", type=int, default=5)
