@@ -61,7 +61,7 @@ def test_model_training_overrides_apply_to_that_model_only():
     raw["models"]["other"] = {**raw["models"]["cond-instance"], "training": {"steps": 3}}
     params = config.resolve(raw, "default")
     assert params.models["other"].training.steps == 3
-    assert params.models["cond-instance"].training.steps == params.training.steps
+    assert params.models["mit-base"].training.steps == params.training.steps
 
 
 def test_a_model_not_trained_at_a_scale_cannot_be_read_and_twins_need_their_baseline():

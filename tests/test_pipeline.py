@@ -96,7 +96,7 @@ def _flagged(root: Path) -> set[str]:
     ("      detect: {n_train: 64,", "      detect: {n_train: 48,", {"train@detect", "detection", "mitigation"}),
     ("    training: {steps: 12, batch_size: 8,", "    training: {steps: 12, batch_size: 4,",
      {f"train@{m}" for m in yaml.safe_load((repo_root() / "params.yaml").read_text())["models"]
-      if m.startswith(("cond-", "mit-"))} | {"conditioning", "mitigation"}),  # the others pin their own batch
+      if m.startswith("mit-")} | {"mitigation"}),  # the others pin their own batch
     ("      mit-rt: {n_train: 192,", "      mit-rt: {n_train: 96,", set()),  # a gpu override: not read at smoke
 ])
 def test_one_override_reruns_only_its_model_and_the_studies_that_read_it(reproduced, override, changed, rerun):

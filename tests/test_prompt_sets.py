@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import pytest
 
-from copyscope.data.prompt_sets import (PromptSet, load_membench, load_nemo, load_plain, load_prompt_set, load_wen,
+from copyscope.prompt_sets import (PromptSet, load_membench, load_nemo, load_plain, load_prompt_set, load_wen,
                                         load_webster)
 from copyscope.downloads import MissingWeights
 from copyscope.errors import UserError
