@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from copyscope.detection import carlini
+from copyscope.detection.bright_ending import bright_ending_scores
 from copyscope.detection.carlini import carlini_scores, tiled_l2_distances
 
 
@@ -57,3 +58,17 @@ def test_bad_inputs_are_rejected(model):
         carlini_scores(model, ["a"], generations=1, progress=False)
     with pytest.raises(ValueError, match="grid"):
         tiled_l2_distances(np.zeros((2, 10, 10, 3), np.uint8), grid=4)
+
+
+def test_the_bright_ending_run_draws_exactly_the_generations_carlini_scores(model):
+    prompts = ["a red circle", "a blue square", "a green ring"]
+    options = dict(generations=3, steps=2, seed=5, guidance=2.0, batch_size=2, progress=False)
+    own = carlini_scores(model, prompts, **options)
+    chen = bright_ending_scores(model, prompts, keep_images=True, **options)
+    assert chen.details["images"].shape[0] == 9 and chen.details["images"].dtype == np.uint8
+    shared = carlini.scores_from_generations(chen.details["images"], 3, steps=2, sampling_seconds=chen.seconds)
+    np.testing.assert_allclose(shared.scores, own.scores, atol=1e-6)
+    np.testing.assert_allclose(shared.details["pair_distances"], own.details["pair_distances"], atol=1e-6)
+    assert shared.unet_evals_per_prompt == own.unet_evals_per_prompt and shared.seconds >= chen.seconds
+    with pytest.raises(ValueError, match="whole groups"):
+        carlini.scores_from_generations(chen.details["images"][:8], 3, steps=2, sampling_seconds=0.0)

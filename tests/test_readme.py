@@ -20,7 +20,9 @@ FLAT = {
                     "faces_replica_fraction_smallest_set_ci95": [0.02, 0.07],
                     "faces_replica_fraction_largest_set_ci95": [0.0, 0.0],
                     "faces_size_difference": 0.135, "faces_size_difference_ci95": [0.1, 0.17],
-                    "verdict_faces_size": "holds"},
+                    "verdict_faces_size": "holds", "emoji_families_pixel_seeds": 1,
+                    "emoji_families_pixel_difference": 0.01, "emoji_families_pixel_difference_ci95": [-0.02, 0.04],
+                    "verdict_emoji_families_pixel": "not shown at this scale"},
     "conditioning": {"scale": "default", "instance_similarity_p95": 0.885, "unconditional_similarity_p95": 0.671,
                      "instance_replica_fraction": 0.0, "unconditional_replica_fraction": 0.0,
                      "instance_similarity_p95_ci95": [0.86, 0.9], "unconditional_similarity_p95_ci95": [0.65, 0.7],
@@ -70,6 +72,9 @@ def test_render_results_has_each_study_with_its_figure_caption_and_conclusion(ro
     assert "![replication](figures/replication/size_curve.png)" in text and "scale `default`" in text
     assert "p95 0.885 [0.860, 0.900] vs 0.671 [0.650, 0.700]" in text and "mAP 0.226" in text
     assert "AUC 0.955 [0.930, 0.970]" in text and "| conditioning | instance captions copy more" in text
+    rows = {line.split(" | ")[1]: line.rsplit(" | ", 1)[1] for line in text.splitlines() if line.startswith("| ")}
+    assert rows["emoji with skin-tone variants copy more than emoji without (pixel)"] == "1 |"  # its own seeds
+    assert rows["instance captions copy more than unconditional training (p95)"] == "4 |"  # the study's
     assert "11 of 15" in text and "No inference-time mitigation is shown to lower copying" in text
 
 

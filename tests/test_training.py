@@ -103,7 +103,7 @@ def test_seeds_train_side_by_side_on_the_cpu_only(monkeypatch):
 
 def test_a_models_seeds_train_in_worker_processes_and_differ(tmp_path, monkeypatch):
     params = config.load("smoke")
-    monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path))  # the spawned workers inherit it
+    monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path))  # the workers are told it
     monkeypatch.setattr(train_stage, "seed_workers", lambda n_seeds, device, steps: 2)
     prepare.run("shapes", params)
     train_stage.train_seeds("cond-instance", params, train_stage.training_set("cond-instance", params), [0, 1])
@@ -111,3 +111,14 @@ def test_a_models_seeds_train_in_worker_processes_and_differ(tmp_path, monkeypat
     assert [r["seed"] for r in records] == [params.seed, params.seed + 1]
     models = [load_trained("cond-instance", seed=k).model for k in (0, 1)]
     assert not torch.allclose(_weights(models[0]), _weights(models[1]))
+    monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path / "in-process"))  # the same seed, trained in this process
+    monkeypatch.setattr(train_stage, "seed_workers", lambda n_seeds, device, steps: 1)
+    prepare.run("shapes", params)
+    train_stage.train_seeds("cond-instance", params, train_stage.training_set("cond-instance", params), [1])
+    torch.testing.assert_close(_weights(load_trained("cond-instance", seed=1).model), _weights(models[1]),
+                               rtol=1e-4, atol=1e-5)  # thread counts differ: float sums in another order
+    monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path / "again"))  # workers again, now in another repository
+    monkeypatch.setattr(train_stage, "seed_workers", lambda n_seeds, device, steps: 2)
+    prepare.run("shapes", params)
+    train_stage.train_seeds("cond-instance", params, train_stage.training_set("cond-instance", params), [0])
+    torch.testing.assert_close(_weights(load_trained("cond-instance", seed=0).model), _weights(models[0]))

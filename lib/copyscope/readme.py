@@ -58,7 +58,7 @@ def verdict_table(metrics: dict[str, dict]) -> str:
         module = importlib.import_module(f"copyscope.studies.{study}")
         for row in verdicts.rows(metrics[study], module.describe):
             lines.append(f"| {study} | {row['finding']} | {row['difference']} | {row['ci95']} | {row['verdict']} | "
-                         f"{metrics[study].get('seeds', 1)} |")
+                         f"{row['seeds']} |")
     return "\n".join(lines)
 
 

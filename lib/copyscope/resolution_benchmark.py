@@ -18,16 +18,13 @@ import pandas as pd
 import torch
 
 from copyscope import config
-from copyscope.artifacts.calibration import extractor_options
 from copyscope.atomic import write_json
-from copyscope.benchmark.copies import build_benchmark
-from copyscope.benchmark.ranking import rank_extractors
-from copyscope.data.sources import emoji_set, procedural_set
+from copyscope.data.sources import emoji_set
 from copyscope.data.training_set import TrainingSet
-from copyscope.embed.registry import get_extractor
 from copyscope.models.text_to_image import build_pixel_model
 from copyscope.sampling import generate
-from copyscope.studies.emoji import CANDIDATES, heldout
+from copyscope.stages import prepare
+from copyscope.studies.emoji import heldout, rank_offline
 from copyscope.train_benchmark import plain_loop, timed
 
 COLUMNS = ("name", "mAP", "R@1", "threshold")
@@ -39,10 +36,8 @@ def copy_benchmarks(params: config.Params, resolution: int) -> dict:
     spec = params.datasets[params.extractors.dataset]
     if spec.kind != "procedural":
         raise config.ConfigError(f"extractors.dataset {params.extractors.dataset!r} is not procedural")
-    scenes = procedural_set(spec.n_images, resolution, spec.seed, spec.max_objects, spec.n_captions,
-                            spec.identifiers)
-    pool = emoji_set(resolution, **_emoji_spec(params))
-    others = heldout(pool)
+    scenes = prepare.build(spec.model_copy(update={"resolution": resolution}))
+    others = heldout(emoji_set(resolution, **_emoji_spec(params)))
     n_train = params.extractors.n_train
     return {"procedural (held out)": (scenes.images[n_train:], scenes.masks[n_train:]),
             "emoji (held out)": (others.images, others.masks)}
@@ -78,12 +73,9 @@ def emoji_model_cost(params: config.Params, resolution: int, steps: int = 5, war
 def measure(params: config.Params, resolutions: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per resolution, benchmark and extractor: mAP, R@1 and threshold; per resolution: the emoji model's cost."""
     rows, costs = [], []
-    bench = params.extractors.benchmark.model_dump()
     for resolution in resolutions:
-        extractors = {name: get_extractor(name, **extractor_options(name, resolution)) for name in CANDIDATES}
         for benchmark, (images, masks) in copy_benchmarks(params, resolution).items():
-            table = rank_extractors(build_benchmark(images, masks, seed=params.seed, **bench), extractors,
-                                    params.extractors.precision)
+            table, _ = rank_offline(images, masks, resolution, params)
             rows += [{"resolution": resolution, "benchmark": benchmark, **{k: r[k] for k in COLUMNS}}
                      for r in table.to_dict("records")]
         costs.append({"resolution": resolution, **emoji_model_cost(params, resolution)})

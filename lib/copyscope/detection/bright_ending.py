@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -46,11 +47,12 @@ def masked_magnitude(channel_energy: torch.Tensor, mask: torch.Tensor) -> torch.
 @torch.no_grad()
 def bright_ending_scores(model: TextToImage, prompts: Sequence[str], generations: int = 4, steps: int = 50,
                          guidance: float = 7.5, seed: int = 0, batch_size: int = 16, negative_prompt: str = "",
-                         progress: bool = True) -> DetectorScores:
-    """BE over a full guided sampling run of every generation."""
+                         progress: bool = True, keep_images: bool = False) -> DetectorScores:
+    """BE over a full guided sampling run of every generation; with `keep_images`, the final images (uint8,
+    generations of a prompt consecutive: what `generate` draws with the same seed) are in details["images"]."""
     start = time.perf_counter()
     layers, latent_size = mask_layers(model), model.latent_shape[1:]
-    per_generation, masks = [], []
+    per_generation, masks, images = [], [], []
     for batch in prompt_batches(model, prompts, generations, seed, batch_size, negative_prompt, METHOD, progress):
         end = end_token_positions(model, batch.prompts).repeat_interleave(generations)
         energies = []
@@ -64,16 +66,19 @@ def bright_ending_scores(model: TextToImage, prompts: Sequence[str], generations
                 energies.append((upcast(eps_c - eps_u) ** 2).sum(dim=1))
                 recorder.active = i == steps - 2  # record during the final step's UNet call
 
-            denoise(model, batch.noise, batch.cond, batch.uncond, steps, guidance, on_step)
+            x = denoise(model, batch.noise, batch.cond, batch.uncond, steps, guidance, on_step)
             mask = _latent_mask(torch.stack(list(recorder.records.values())).mean(dim=0), latent_size)
         per_generation.append(batch.per_prompt(masked_magnitude(torch.stack(energies), mask).mean(dim=0)))
         masks.append(batch.per_prompt(mask))
+        if keep_images:
+            images.append(model.to_images(x))
     per_generation = to_numpy(torch.cat(per_generation))
+    kept = {"images": np.concatenate(images)} if keep_images else {}
     return DetectorScores(
         METHOD, per_generation.mean(axis=1), steps=steps, generations=generations,
         unet_evals_per_prompt=2.0 * steps * generations, seconds=seconds_since(start, model.device),
         details={"per_generation": per_generation, "masks": to_numpy(torch.cat(masks)).astype("float32"),
-                 "mask_layers": layers},
+                 "mask_layers": layers, **kept},
     )
 
 

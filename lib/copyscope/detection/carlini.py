@@ -44,11 +44,22 @@ def carlini_scores(model: TextToImage, prompts: Sequence[str], generations: int 
     start = time.perf_counter()
     repeated = [prompt for prompt in prompts for _ in range(generations)]
     images = generate(model, repeated, seed, steps, guidance, batch_size * generations, negative_prompt, progress)
+    return scores_from_generations(images, generations, steps, seconds_since(start, model.device), grid)
+
+
+def scores_from_generations(images: np.ndarray, generations: int, steps: int, sampling_seconds: float,
+                            grid: int = 4) -> DetectorScores:
+    """The score of prompts whose `generations` images are consecutive rows of `images` (another detector's run
+    with the same seed and sampler draws exactly these); `sampling_seconds` is what drawing them cost."""
+    if generations < 2 or len(images) % generations:
+        raise ValueError(f"need at least 2 generations per prompt and {len(images)} images in whole groups of "
+                         f"{generations}")
+    start = time.perf_counter()
     pairs = np.triu_indices(generations, k=1)
     distances = np.stack([tiled_l2_distances(group, grid)[pairs]
-                          for group in images.reshape(len(prompts), generations, *images.shape[1:])])
+                          for group in images.reshape(-1, generations, *images.shape[1:])])
     return DetectorScores(
         METHOD, -np.median(distances, axis=1), steps=steps, generations=generations,
-        unet_evals_per_prompt=2.0 * steps * generations, seconds=seconds_since(start, model.device),
+        unet_evals_per_prompt=2.0 * steps * generations, seconds=sampling_seconds + time.perf_counter() - start,
         details={"pair_distances": distances},
     )

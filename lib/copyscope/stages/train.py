@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -73,19 +74,28 @@ def seed_workers(n_seeds: int, device: torch.device, steps: int) -> int:
 
 def train_seeds(name: str, params: Params, data: TrainingSet, seeds) -> None:
     """Train the given seeds of model `name`: one after another, or on the CPU concurrently in `seed_workers`
-    spawned processes that split the cores between them."""
+    worker processes that split the cores between them."""
     device, seeds = pick_device(), list(seeds)
     workers = seed_workers(len(seeds), device, training_steps(params.models[name], data))
     if workers == 1:
         for k in seeds:
             _train_seed(name, params, data, k, device)
         return
-    context = multiprocessing.get_context("spawn")  # fork after torch has started threads can hang
+    # Fork after torch has started threads can hang: workers fork from a fresh server process that has imported
+    # this module (torch, diffusers) once and run nothing, so each worker skips their import.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
     threads = max(1, torch.get_num_threads() // workers)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads,
-                             initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(threads, str(paths.repo_root()))) as pool:
         for future in [pool.submit(_train_seed, name, params, data, k, device) for k in seeds]:
             future.result()
+
+
+def _start_worker(threads: int, root: str) -> None:
+    """A worker's threads, and this process's repository (the fork server may have started in another)."""
+    torch.set_num_threads(threads)
+    os.environ["COPYSCOPE_ROOT"] = root
 
 
 def training_steps(spec, data: TrainingSet) -> int:

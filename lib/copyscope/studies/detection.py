@@ -198,12 +198,16 @@ def wen_variants(study: Study, model: TextToImage, bench: DetectionBenchmark) ->
 
 def peers(study: Study, model: TextToImage, bench: DetectionBenchmark) -> list[DetectorScores]:
     """The later detectors on the same prompts: the sampling-based ones with the most generations, the first-step
-    ones with one."""
+    ones with one. Carlini et al. read the bright-ending run's final images: the same seed and sampler draw the same
+    images, so one sampling run serves both (each is charged that run's seconds)."""
     many, guidance, common = max(study.section.generations), study.sampling.guidance, _common(study)
+    chen = bright_ending.bright_ending_scores(model, bench.prompts, generations=many, guidance=guidance,
+                                              keep_images=True, **common)
+    images = chen.details.pop("images")
     return [
-        carlini.carlini_scores(model, bench.prompts, generations=many, guidance=guidance, **common),
+        carlini.scores_from_generations(images, many, common["steps"], chen.seconds),
         attention_entropy.ren_entropy_scores(model, bench.prompts, generations=1, **common),
-        bright_ending.bright_ending_scores(model, bench.prompts, generations=many, guidance=guidance, **common),
+        chen,
         sharpness.sharpness_scores(model, bench.prompts, generations=1, **common),
         anisotropy.anisotropy_scores(model, bench.prompts, generations=1, **common),
     ]

@@ -19,6 +19,7 @@ from copyscope.artifacts.calibration import extractor_options
 from copyscope.artifacts.models import load_with_training_images
 from copyscope.benchmark.copies import build_benchmark
 from copyscope.benchmark.ranking import rank_extractors
+from copyscope.config import Params
 from copyscope.data.dataset import ImageCaptionSet
 from copyscope.data.sources import emoji_set
 from copyscope.embed.registry import get_extractor
@@ -47,12 +48,19 @@ def training_pool(study: Study) -> ImageCaptionSet:
 def rank_on_emoji(study: Study, training: ImageCaptionSet) -> tuple[pd.DataFrame, dict]:
     """The offline extractors ranked on copies of held-out emoji (the extractor stage's benchmark settings), best
     mAP first, each with its threshold at the calibrated precision; and the extractors themselves."""
-    spec = study.params.extractors
     images = heldout(training)
-    benchmark = build_benchmark(images.images, images.masks, seed=study.params.seed, **spec.benchmark.model_dump())
-    extractors = {name: get_extractor(name, **extractor_options(name, training.resolution)) for name in CANDIDATES}
-    table = rank_extractors(benchmark, extractors, spec.precision)
-    return table.drop(columns="preprocessing").assign(benchmark="emoji (held out)"), extractors
+    table, extractors = rank_offline(images.images, images.masks, training.resolution, study.params)
+    return table.assign(benchmark="emoji (held out)"), extractors
+
+
+def rank_offline(images: np.ndarray, masks: np.ndarray, resolution: int, params: Params
+                 ) -> tuple[pd.DataFrame, dict]:
+    """The offline extractors (`CANDIDATES`) ranked on a copy benchmark built from `images` with the extractor
+    stage's settings: the table (best mAP first, thresholds at the calibrated precision) and the extractors."""
+    spec = params.extractors
+    benchmark = build_benchmark(images, masks, seed=params.seed, **spec.benchmark.model_dump())
+    extractors = {name: get_extractor(name, **extractor_options(name, resolution)) for name in CANDIDATES}
+    return rank_extractors(benchmark, extractors, spec.precision).drop(columns="preprocessing"), extractors
 
 
 def thresholds(bench: pd.DataFrame, fallback: float) -> dict[str, float]:
@@ -146,7 +154,8 @@ def headline_metrics(bench: pd.DataFrame, table: pd.DataFrame) -> dict:
                 estimate = hierarchical(_seeded(part), np.mean)
                 out[f"emoji_{label}_replica_rate"] = estimate.value
                 out[f"emoji_{label}_replica_rate_ci95"] = estimate.ci95
-        record(out, f"emoji_families_{name}", hierarchical(_seeded(family), np.mean, minus=_seeded(single)))
+        record(out, f"emoji_families_{name}", hierarchical(_seeded(family), np.mean, minus=_seeded(single)),
+               seeds=_seeded(family).seeds)
     return out
 
 
