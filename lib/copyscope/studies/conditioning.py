@@ -11,6 +11,7 @@ from copyscope.artifacts.models import load_with_training_images
 from copyscope.config import ModelSpec
 from copyscope.report import headline
 from copyscope.studies.evaluation import Evaluation, evaluate
+from copyscope import quality
 from copyscope.metrics.uncertainty import Seeded, hierarchical
 from copyscope.studies.prose import interval, num, pct
 from copyscope.studies.session import Study
@@ -41,8 +42,10 @@ def correctness_table(correctness: dict) -> pd.DataFrame:
 def measure(study: Study, alignment: Callable | None = None
             ) -> tuple[pd.DataFrame, dict[str, list[Evaluation]]]:
     """Evaluate every training seed of every cell's model on its own training captions (`per_item` seeded
-    generations each): the cells table (one row per model and seed) and the evaluations by model name, per seed."""
+    generations each): the cells table (one row per model and seed; the Fréchet distance in pretrained features
+    for the first seed only) and the evaluations by model name, per seed."""
     params, rows, evaluations = study.params, [], {}
+    pretrained_frechet = quality.PretrainedFrechet()
     for name in study.section.models:
         evaluations[name] = []
         for k in range(params.models[name].seeds):
@@ -50,7 +53,9 @@ def measure(study: Study, alignment: Callable | None = None
             evaluation = evaluate(trained, training_images, study.matcher, study.threshold, study.section.per_item,
                                   params.seed, study.sampling, alignment=alignment)
             evaluations[name].append(evaluation)
-            rows.append({"model": name, "seed": k, **cell(params.models[name]), **evaluation.row()})
+            frechet = pretrained_frechet(evaluation.generations, training_images) if k == 0 else None
+            rows.append({"model": name, "seed": k, **cell(params.models[name]), **evaluation.row(),
+                         quality.COLUMN: frechet})
     return pd.DataFrame(rows), evaluations
 
 

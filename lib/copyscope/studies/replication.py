@@ -10,8 +10,8 @@ from scipy import stats
 
 from copyscope.artifacts.calibration import Calibration
 from copyscope.artifacts.models import TrainedModel, load_with_training_images
-from copyscope.embed.registry import get_extractor
-from copyscope.metrics.replication import frechet_distance, summarize
+from copyscope import quality
+from copyscope.metrics.replication import summarize
 from copyscope.metrics.uncertainty import HOLDS, Seeded, hierarchical
 from copyscope.report import headline
 from copyscope.studies import emoji
@@ -23,7 +23,6 @@ from copyscope.studies.verdicts import PREFIX, phrase, record, summary
 TITLE = "Replication vs training-set size (paper A)"
 KEY_FIGURE = "size_curve.png"
 TRENDS = ("replica_fraction", "similarity_p95")  # the size.csv columns whose trend with n_train is reported
-QUALITY_FEATURES = "efficientnet_lite0"  # the pretrained feature space of the second Fréchet distance
 
 
 @dataclass
@@ -37,7 +36,7 @@ class Replication:
     threshold: float
     seed: int = 0  # training seed index
     unconditional: bool = True  # then every generation is its own unit; else the training item it was prompted by
-    frechet_features: float | None = None  # Fréchet distance in QUALITY_FEATURES (first seed only: 16 images/s)
+    frechet_features: float | None = None  # Fréchet distance in pretrained features (`quality`; first seed only)
 
     @property
     def units(self) -> np.ndarray:
@@ -63,7 +62,7 @@ class Replication:
         del baseline["n"]  # n_train
         return {"model": self.name, "seed": self.seed, "dataset": self.dataset, "n_train": self.n_train, **generated,
                 **{f"train_vs_train_{k}": v for k, v in baseline.items()},
-                "frechet_distance": self.generated.frechet, f"frechet_{QUALITY_FEATURES}": self.frechet_features}
+                "frechet_distance": self.generated.frechet, quality.COLUMN: self.frechet_features}
 
 
 def extractor_table(calibration: Calibration) -> pd.DataFrame:
@@ -98,15 +97,15 @@ def measure(study: Study) -> tuple[pd.DataFrame, list[Replication]]:
     features for the first seed only, its 224-px embedding being the study's slowest step on a CPU) and the per-seed
     results."""
     params, results = study.params, []
-    features = get_extractor(QUALITY_FEATURES)
+    pretrained_frechet = quality.PretrainedFrechet()
     for name in study.section.models:
         for k in range(params.models[name].seeds):
             trained, training_images = load_with_training_images(name, k)
             generated = generate_and_match(trained, training_images, prompts_for(trained, study.section.n_generations),
                                            study.matcher, params.seed, study.sampling)
-            quality = frechet_distance(features(generated.generations), features(training_images)) if k == 0 else None
+            frechet = pretrained_frechet(generated.generations, training_images) if k == 0 else None
             results.append(Replication(name, params.models[name].dataset, training_images, generated,
-                                       study.threshold, k, trained.record["caption_kind"] == "unconditional", quality))
+                                       study.threshold, k, trained.record["caption_kind"] == "unconditional", frechet))
     return pd.DataFrame([r.row() for r in results]), results
 
 
