@@ -85,3 +85,21 @@ def test_a_folder_missing_a_component_names_that_component(tiny_sd, tmp_path):
     message = str(err.value)
     assert f"{folder} lacks text_encoder/;" in message and "diffusers-format pipeline folder" in message
     assert "model_index.json" not in message.split(";")[0]
+
+
+def test_every_detector_and_inference_mitigation_runs_on_the_stable_diffusion_layout(tiny_sd):
+    """The paper-scale path's plumbing on the stand-in: VAE latents, a cross-attention UNet, SD's scheduler layout
+    (v-prediction here). Not the science: the weights are random."""
+    from copyscope.mitigation.factory import INFERENCE, inference_mitigation
+    from tests.test_detection_common import _every_detector
+
+    model, prompts = load_stable_diffusion(tiny_sd), ["a photo of a cat", "an oil painting"]
+    for result in _every_detector(model, prompts, seed=0):
+        assert result.scores.shape == (2,) and np.isfinite(result.scores).all(), result.method
+    rng = np.random.default_rng(0)
+    for name in INFERENCE:
+        mitigation = inference_mitigation(name, **({"max_iters": 2} if name in (
+            "embedding_optimisation", "initial_noise") else {}))
+        images = generate(model, mitigation.prompts(prompts, rng), seed=0, steps=2,
+                          guidance=mitigation.guidance(7.5), prepare=mitigation.prepare, progress=False)
+        assert images.shape == (2, 16, 16, 3) and images.dtype == np.uint8, name
