@@ -19,7 +19,7 @@ import torch
 
 from copyscope import config
 from copyscope.atomic import write_json
-from copyscope.data.sources import emoji_set
+from copyscope.data.dataset import ImageCaptionSet
 from copyscope.data.training_set import TrainingSet
 from copyscope.models.text_to_image import build_pixel_model
 from copyscope.sampling import generate
@@ -33,26 +33,25 @@ COLUMNS = ("name", "mAP", "R@1", "threshold")
 def copy_benchmarks(params: config.Params, resolution: int) -> dict:
     """The benchmarks' (images, masks) at `resolution`: held-out scenes after the copy detector's share, and the
     emoji outside the emoji model's training pool."""
-    spec = params.datasets[params.extractors.dataset]
-    if spec.kind != "procedural":
+    if params.datasets[params.extractors.dataset].kind != "procedural":
         raise config.ConfigError(f"extractors.dataset {params.extractors.dataset!r} is not procedural")
-    scenes = prepare.build(spec.model_copy(update={"resolution": resolution}))
-    others = heldout(emoji_set(resolution, **_emoji_spec(params)))
+    scenes = dataset_at(params, params.extractors.dataset, resolution)
+    others = heldout(dataset_at(params, params.models[params.replication.emoji_model].dataset, resolution))
     n_train = params.extractors.n_train
     return {"procedural (held out)": (scenes.images[n_train:], scenes.masks[n_train:]),
             "emoji (held out)": (others.images, others.masks)}
 
 
-def _emoji_spec(params: config.Params) -> dict:
-    spec = params.datasets[params.models[params.replication.emoji_model].dataset]
-    return {"family_sizes": spec.family_sizes, "seed": spec.seed}
+def dataset_at(params: config.Params, name: str, resolution: int) -> ImageCaptionSet:
+    """Dataset `name` of params.yaml built at another resolution, in memory."""
+    return prepare.build(params.datasets[name].model_copy(update={"resolution": resolution}))
 
 
 def emoji_model_cost(params: config.Params, resolution: int, steps: int = 5, warmup: int = 2) -> dict:
     """Seconds per training step of the emoji model at `resolution` (its batch; `steps` timed after `warmup` on the
     same model, so a step's time is never a difference of two noisy totals) and per generated image."""
     spec = params.models[params.replication.emoji_model]
-    data = TrainingSet(emoji_set(resolution, **_emoji_spec(params)), spec.captions, seed=params.seed)
+    data = TrainingSet(dataset_at(params, spec.dataset, resolution), spec.captions, seed=params.seed)
 
     def model():
         return build_pixel_model(resolution, seed=params.seed, **params.architecture.model_dump())
