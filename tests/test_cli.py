@@ -73,8 +73,18 @@ def test_a_stage_whose_inputs_are_missing_says_which_stage_to_run(root, capsys):
     fails_cleanly(capsys, root, ["train", "shapes-1"], r"no prepared dataset at .*shapes: run `dvc repro`")
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["train"], "train takes one or more names, got 0"), (["prepare"], "prepare takes one name, got 0"),
+    (["notebook", "replication", "detection"], "notebook takes one name, got 2"),
+    (["extractors", "shapes"], "extractors takes no name, got 1"),
+])
+def test_each_command_takes_its_number_of_names(root, capsys, argv, message):
+    fails_cleanly(capsys, root, argv, message)
+
+
 def test_unknown_names_and_scales(root, capsys):
     fails_cleanly(capsys, root, ["train", "nope"], r"train: unknown name 'nope'; known: .*shapes-1")
+    fails_cleanly(capsys, root, ["train", "shapes-1", "nope"], r"train: unknown name 'nope'")
     fails_cleanly(capsys, root, ["params", "--scale", "huge"], r"scale 'huge' is not one of the scales")
 
 

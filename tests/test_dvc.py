@@ -16,7 +16,7 @@ from copyscope.paths import repo_root
 ROOT = repo_root()
 LIB = ROOT / "lib"
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-COMMAND = re.compile(r"^python -m copyscope (\w+)(?: \$\{key\}| (\w+))?$")
+COMMAND = re.compile(r"^python -m copyscope (\w+)(?: \$\{key\}| ([\w -]+))?$")
 
 
 def module_file(dotted: str) -> Path | None:
@@ -119,5 +119,27 @@ def test_every_stage_reads_its_params_from_its_own_entry_of_the_stage_params():
         if name == "params":
             assert "params" not in body and "params.yaml" in body["deps"]
             continue
-        entry = f"{name}.${{key}}" if "do" in stage else name
-        assert body["params"] == [{"data/stage_params.yaml": [entry]}], name
+        if name.startswith("train-"):  # a train stage reads the entry of each model it trains
+            entries = [f"train.{model}" for model in trained_models(body)]
+        else:
+            entries = [f"{name}.${{key}}" if "do" in stage else name]
+        assert body["params"] == [{"data/stage_params.yaml": entries}], name
+
+
+def trained_models(stage: dict) -> list[str]:
+    """The models a train stage's command names; its outputs must be exactly their folders, kept between runs (the
+    stage itself keeps what is unchanged)."""
+    assert stage["cmd"].startswith("python -m copyscope train ")
+    models = stage["cmd"].split()[4:]
+    assert stage["outs"] == [{f"data/models/{model}": {"persist": True}} for model in models]
+    return models
+
+
+def test_every_model_trains_in_exactly_one_stage_after_its_dataset():
+    stages = {name: trained_models(stage) for name, stage in DVC.items() if name.startswith("train-")}
+    trained = [model for models in stages.values() for model in models]
+    assert sorted(trained) == sorted(config.load("default").models)
+    for name, models in stages.items():
+        datasets = {d for d in DVC[name]["deps"] if d.startswith("data/datasets/")}
+        for scale in ("default", "smoke", "gpu"):
+            assert {f"data/datasets/{config.load(scale).models[m].dataset}" for m in models} == datasets, name

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from copyscope.artifacts.models import RECORD
 from copyscope.config import STUDIES
 from copyscope.paths import repo_root
 from copyscope.report import is_flat
@@ -75,7 +76,7 @@ def test_no_wall_clock_time_in_metrics_or_tables(reproduced):
 def test_timing_covers_every_stage_once(reproduced):
     root, timing = reproduced
     stages = set(_run(["dvc", "stage", "list", "--name-only"], root).stdout.split())
-    assert set(timing["stages"]) == stages and "train@detect" in stages
+    assert set(timing["stages"]) == stages and "train-detection" in stages
     assert set(timing["groups"]) == {"params", "prepare", "train", "extractors", "alignment", *STUDIES}
     assert 0 < sum(timing["stages"].values()) <= timing["total_seconds"] + 1
 
@@ -92,11 +93,10 @@ def _flagged(root: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("override, changed, rerun", [
-    ("      shapes-2: {n_train: 16,", "      shapes-2: {n_train: 12,", {"train@shapes-2", "replication"}),
-    ("      detect: {n_train: 64,", "      detect: {n_train: 48,", {"train@detect", "detection", "mitigation"}),
+    ("      shapes-2: {n_train: 16,", "      shapes-2: {n_train: 12,", {"train-replication", "replication"}),
+    ("      detect: {n_train: 64,", "      detect: {n_train: 48,", {"train-detection", "detection", "mitigation"}),
     ("    training: {steps: 12, batch_size: 8,", "    training: {steps: 12, batch_size: 4,",
-     {f"train@{m}" for m in yaml.safe_load((repo_root() / "params.yaml").read_text())["models"]
-      if m.startswith("mit-")} | {"mitigation"}),  # the others pin their own batch
+     {"train-mitigation", "mitigation"}),  # the others pin their own batch
     ("      mit-rt: {n_train: 192,", "      mit-rt: {n_train: 96,", set()),  # a gpu override: not read at smoke
 ])
 def test_one_override_reruns_only_its_model_and_the_studies_that_read_it(reproduced, override, changed, rerun):
@@ -120,3 +120,21 @@ def test_dvc_metrics_and_plots_commands_work(reproduced):
     assert "wen_first_step_n1_auc" in _run(["dvc", "metrics", "show"], root).stdout
     _run(["dvc", "plots", "show", "-o", str(root / "dvc_plots")], root)
     assert (root / "dvc_plots" / "index.html").is_file()
+
+
+def test_rerunning_a_train_stage_retrains_only_the_model_whose_values_changed(reproduced):
+    root, _ = reproduced
+    params = root / "params.yaml"
+    original = params.read_text()
+    records = lambda: {m: (root / "data" / "models" / m / "seed-0" / RECORD).stat().st_mtime_ns
+                       for m in ("shapes-1", "shapes-2", "faces-1")}
+    before = records()
+    try:
+        params.write_text(original.replace("      shapes-2: {n_train: 16,", "      shapes-2: {n_train: 12,", 1))
+        _run(["dvc", "repro", "train-replication"], root)
+        after = records()
+    finally:
+        params.write_text(original)
+        _run(["dvc", "repro", "train-replication"], root)
+    assert after["shapes-2"] != before["shapes-2"]
+    assert after["shapes-1"] == before["shapes-1"] and after["faces-1"] == before["faces-1"]

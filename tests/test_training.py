@@ -9,7 +9,7 @@ from copyscope import config, paths
 from copyscope.artifacts.models import RECORD, load_trained
 from copyscope.stages import prepare
 from copyscope.stages import train as train_stage
-from copyscope.stages.train import seed_workers
+from copyscope.stages.train import parallel_workers
 from copyscope.training import TrainingHooks, encode_unique, train
 from tests.conftest import tiny_model
 
@@ -93,32 +93,76 @@ def _grads(module):
     return torch.cat([p.grad.flatten() for p in module.parameters() if p.grad is not None])
 
 
-def test_seeds_train_side_by_side_on_the_cpu_only(monkeypatch):
+def test_trainings_run_side_by_side_on_the_cpu_only(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert seed_workers(3, cpu, 500) == 3 and seed_workers(4, cpu, 500) == 3 and seed_workers(1, cpu, 500) == 1
-    assert seed_workers(3, cuda, 500) == 1
-    assert seed_workers(3, cpu, 20) == 1  # not worth a worker's imports
+    assert parallel_workers(3, cpu) == 3 and parallel_workers(4, cpu) == 3 and parallel_workers(1, cpu) == 1
+    assert parallel_workers(3, cuda) == 1
+
+
+def test_short_trainings_stay_in_process_and_long_ones_go_to_workers_longest_first(monkeypatch):
+    trained, submitted = [], []
+    monkeypatch.setattr(train_stage, "_train_seed", lambda name, params, data, k, device: trained.append((name, k)))
+    monkeypatch.setattr(train_stage, "training_steps", lambda spec, data: {"a": 20, "b": 150, "c": 400}[data])
+    monkeypatch.setattr(train_stage, "parallel_workers", lambda n_jobs, device: 2)
+
+    class Pool:
+        def __init__(self, *args, **kwargs): pass
+        def __enter__(self): return self
+        def __exit__(self, *exc): return False
+        def submit(self, fn, name, params, data, k, device):
+            submitted.append((name, k))
+            return type("Done", (), {"result": lambda self: None})()
+
+    monkeypatch.setattr(train_stage, "ProcessPoolExecutor", Pool)
+    params = type("P", (), {"models": {"a": None, "b": None, "c": None}})()
+    train_stage.train_jobs(params, {"a": "a", "b": "b", "c": "c"}, [("a", 0), ("b", 0), ("c", 0), ("b", 1)])
+    assert trained == [("a", 0)] and submitted == [("c", 0), ("b", 0), ("b", 1)]
+
+
+def train_in_workers(params, seeds) -> None:
+    data = {"cond-instance": train_stage.training_set("cond-instance", params)}
+    train_stage.train_jobs(params, data, [("cond-instance", k) for k in seeds])
 
 
 def test_a_models_seeds_train_in_worker_processes_and_differ(tmp_path, monkeypatch):
     params = config.load("smoke")
     monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path))  # the workers are told it
-    monkeypatch.setattr(train_stage, "seed_workers", lambda n_seeds, device, steps: 2)
+    monkeypatch.setattr(train_stage, "MIN_STEPS_PER_WORKER", 0)  # smoke's 12 steps would stay in process
+    monkeypatch.setattr(train_stage, "parallel_workers", lambda n_jobs, device: 2)
     prepare.run("shapes", params)
-    train_stage.train_seeds("cond-instance", params, train_stage.training_set("cond-instance", params), [0, 1])
+    train_in_workers(params, [0, 1])
     records = [json.loads((paths.model_dir("cond-instance", k) / RECORD).read_text()) for k in (0, 1)]
     assert [r["seed"] for r in records] == [params.seed, params.seed + 1]
     models = [load_trained("cond-instance", seed=k).model for k in (0, 1)]
     assert not torch.allclose(_weights(models[0]), _weights(models[1]))
     monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path / "in-process"))  # the same seed, trained in this process
-    monkeypatch.setattr(train_stage, "seed_workers", lambda n_seeds, device, steps: 1)
+    monkeypatch.setattr(train_stage, "parallel_workers", lambda n_jobs, device: 1)
     prepare.run("shapes", params)
-    train_stage.train_seeds("cond-instance", params, train_stage.training_set("cond-instance", params), [1])
+    train_in_workers(params, [1])
     torch.testing.assert_close(_weights(load_trained("cond-instance", seed=1).model), _weights(models[1]),
                                rtol=1e-4, atol=1e-5)  # thread counts differ: float sums in another order
     monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path / "again"))  # workers again, now in another repository
-    monkeypatch.setattr(train_stage, "seed_workers", lambda n_seeds, device, steps: 2)
+    monkeypatch.setattr(train_stage, "parallel_workers", lambda n_jobs, device: 2)
     prepare.run("shapes", params)
-    train_stage.train_seeds("cond-instance", params, train_stage.training_set("cond-instance", params), [0])
+    train_in_workers(params, [0])
     torch.testing.assert_close(_weights(load_trained("cond-instance", seed=0).model), _weights(models[0]))
+
+
+def test_a_rerun_keeps_unchanged_models_and_retrains_changed_values_or_code(tmp_path, monkeypatch):
+    params = config.load("smoke")
+    monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path))
+    prepare.run("shapes", params)
+    names = ["cond-none", "cond-class"]
+    records = lambda: {n: (paths.model_dir(n, 0) / RECORD).stat().st_mtime_ns for n in names}
+    train_stage.run(names, params)
+    first = records()
+    spec = params.models["cond-class"]
+    spec = spec.model_copy(update={"training": spec.training.model_copy(update={"steps": spec.training.steps + 1})})
+    changed = params.model_copy(update={"models": {**params.models, "cond-class": spec}})
+    train_stage.run(names, changed)
+    second = records()
+    assert second["cond-none"] == first["cond-none"] and second["cond-class"] != first["cond-class"]
+    monkeypatch.setattr(train_stage, "library_digest", lambda: "other code")
+    train_stage.run(names, changed)
+    assert all(records()[n] != second[n] for n in names)

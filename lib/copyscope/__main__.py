@@ -3,7 +3,7 @@ work starts):
 
   python -m copyscope params              validate params.yaml deeply; write each stage's values
   python -m copyscope prepare DATASET     build a dataset under data/datasets/
-  python -m copyscope train MODEL         train a model under data/models/ (resumes from data/checkpoints/)
+  python -m copyscope train MODEL...      train models under data/models/ (resumes from data/checkpoints/)
   python -m copyscope extractors          train the copy detector, rank extractors, calibrate the threshold
   python -m copyscope alignment           train the small CLIP that scores text-image alignment
   python -m copyscope notebook STUDY      execute notebooks/STUDY.ipynb with papermill into data/executed/
@@ -32,34 +32,41 @@ def known_names(command: str, params: config.Params) -> list[str]:
     return [] if kind is None else sorted(config.STUDIES if kind == "studies" else getattr(params, kind))
 
 
-def run(command: str, name: str | None, scale: str | None) -> None:
-    """Validate params, check the name, then run the stage module `copyscope.stages.<command>` (imported only now:
-    each stage's process imports what that stage needs, no more)."""
+def run(command: str, names: list[str], scale: str | None) -> None:
+    """Validate params, check the names (train takes one or more, prepare and notebook one, the rest none), then run
+    the stage module `copyscope.stages.<command>` (imported only now: each stage's process imports what that stage
+    needs, no more)."""
     params = config.load(scale)  # the schema; stages that build things validate deeply before any work
-    names = known_names(command, params)
-    if names and name not in names:
-        raise config.ConfigError(f"{command}: unknown name {name!r}; known: {', '.join(names)}")
-    if not names and name is not None:
-        raise config.ConfigError(f"{command} takes no name, got {name!r}")
-    if command == "train" and params.models[name].seeds == 0:  # not trained at this scale: no torch import
-        importlib.import_module("copyscope.stages.model_folder").keep_seeds(name, 0)
+    known = known_names(command, params)
+    counted = bool(names) if command == "train" else len(names) == (1 if known else 0)
+    if not counted:
+        wanted = "one or more names" if command == "train" else "one name" if known else "no name"
+        raise config.ConfigError(f"{command} takes {wanted}, got {len(names)}")
+    if unknown := [name for name in names if name not in known]:
+        raise config.ConfigError(f"{command}: unknown name {unknown[0]!r}; known: {', '.join(known)}")
+    if command == "train" and not any(params.models[name].seeds for name in names):  # none trained: no torch import
+        for name in names:
+            importlib.import_module("copyscope.stages.model_folder").keep_seeds(name, 0)
         return
     stage = importlib.import_module(f"copyscope.stages.{command}")
-    stage.run(*([name] if names else []), params)
+    if command == "train":
+        stage.run(names, params)
+    else:
+        stage.run(*names, params)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m copyscope", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=(*STAGES, "report"))
-    parser.add_argument("name", nargs="?", help="the dataset, model or study")
+    parser.add_argument("names", nargs="*", help="the dataset, the models or the study")
     parser.add_argument("--scale", help="override params.yaml's `scale`")
     args = parser.parse_args(argv)
     try:
         if args.command == "report":  # not a stage: the committed metrics into README.md
             importlib.import_module("copyscope.readme").update_readme(paths.repo_root() / "README.md")
         else:
-            run(args.command, args.name, args.scale)
+            run(args.command, args.names, args.scale)
     except UserError as err:
         if os.environ.get("COPYSCOPE_DEBUG") == "1":
             raise

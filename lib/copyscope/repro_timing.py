@@ -38,8 +38,8 @@ def copy_checkout(src: Path, dst: Path, scale: str) -> Path:
 
 
 def stage_group(stage: str) -> str:
-    """`train@cond-none` -> `train`; `replication` -> `replication`."""
-    return stage.split("@")[0]
+    """`prepare@shapes` -> `prepare`; `train-replication` -> `train`; `replication` -> `replication`."""
+    return stage.split("@")[0].split("-")[0]
 
 
 def study_environment(root: Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ slow each other):
 
 - **a model's seeds** (what a train stage does): `--seeds` seeds trained for `--steps` steps each, from model build
   to trained weights. The plain way trains them one after another with every core; copyscope's train stage
-  (`copyscope.stages.train.train_seeds`) trains them side by side in worker processes, one per core, and saves
+  (`copyscope.stages.train.train_jobs`) trains them side by side in worker processes, one per core, and saves
   each. The ratio printed is copyscope's throughput (seeds x steps per second) over the plain loop's.
 - **one training step**, in this process with every core, `--repeats` times interleaved (medians): the plain loop
   against `copyscope.training.train` (fused AdamW, each distinct caption encoded once, plus what the plain loop
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from copyscope import config
 from copyscope.atomic import write_json
 from copyscope.stages import prepare
-from copyscope.stages.train import seed_workers, train_seeds, training_set, untrained_model
+from copyscope.stages.train import MIN_STEPS_PER_WORKER, parallel_workers, train_jobs, training_set, untrained_model
 from copyscope.training import train
 
 
@@ -115,11 +115,12 @@ def main(argv: list[str] | None = None) -> dict:
             step_times["plain"].append(seconds_per_step(plain, args.warmup, args.step_steps))
             step_times["copyscope"].append(seconds_per_step(ours, args.warmup, args.step_steps))
         seeds_plain = timed(lambda: [plain(args.steps, k) for k in range(args.seeds)])
-        seeds_ours = timed(lambda: train_seeds(args.model, params, data, range(args.seeds)))
+        seeds_ours = timed(lambda: train_jobs(params, {args.model: data}, [(args.model, k) for k in range(args.seeds)]))
+    workers = parallel_workers(args.seeds, torch.device("cpu")) if args.steps >= MIN_STEPS_PER_WORKER else 1
     step_plain, step_ours = (float(np.median(step_times[name])) for name in ("plain", "copyscope"))
     result = {
         "scale": args.scale, "model": args.model, "batch_size": training.batch_size, "cores": torch.get_num_threads(),
-        "seeds": args.seeds, "steps": args.steps, "workers": seed_workers(args.seeds, torch.device("cpu"), args.steps),
+        "seeds": args.seeds, "steps": args.steps, "workers": workers,
         "seeds_plain_seconds": seeds_plain, "seeds_copyscope_seconds": seeds_ours,
         "throughput_ratio": seeds_plain / seeds_ours,
         "step_plain_seconds": step_plain, "step_copyscope_seconds": step_ours, "step_ratio": step_plain / step_ours,

@@ -1,11 +1,13 @@
-"""The train stage: train every seed of one model of params.yaml's `models`, under data/models/<name>/seed-<k>."""
+"""The train stage: train every seed of some models of params.yaml's `models`, under data/models/<name>/seed-<k>."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,14 +49,17 @@ def training_set(name: str, params: Params) -> TrainingSet:
     return TrainingSet(data.subset(indices), spec.captions, spec.duplication, multiple, seed=params.seed)
 
 
-def run(name: str, params: Params) -> None:
-    """Train every seed of model `name` (with its training-time mitigation, if any), each resuming from
-    data/checkpoints/<name>-seed-<k>.pt, and save seed k under data/models/<name>/seed-<k>. A seed already saved
-    with the same fingerprint is kept; a model with `seeds: 0` (not trained at this scale) is an empty folder."""
+def run(names: list[str], params: Params) -> None:
+    """Train every seed of the named models (each with its training-time mitigation, if any), each seed resuming from
+    data/checkpoints/<name>-seed-<k>.pt, and save seed k under data/models/<name>/seed-<k>. A seed already saved with
+    the same fingerprint (params, training images, library code) is kept, so a DVC stage that trains several models
+    (its outputs persist between runs) retrains only those whose values changed; a model with `seeds: 0` (not
+    trained at this scale) is an empty folder."""
     validation.check(params)
-    spec = params.models[name]
-    train_seeds(name, params, training_set(name, params), range(spec.seeds))
-    keep_seeds(name, spec.seeds)
+    sets = {name: training_set(name, params) for name in names if params.models[name].seeds}
+    train_jobs(params, sets, [(name, k) for name in sets for k in range(params.models[name].seeds)])
+    for name in names:
+        keep_seeds(name, params.models[name].seeds)
 
 
 # A worker process spends about 10 s importing torch and diffusers (measured on 2 cores), some 20 steps of a
@@ -62,24 +67,28 @@ def run(name: str, params: Params) -> None:
 MIN_STEPS_PER_WORKER = 100
 
 
-def seed_workers(n_seeds: int, device: torch.device, steps: int) -> int:
-    """How many seeds of `steps` steps each train at once: on the CPU all of them, up to one and a half per core,
-    one thread each; elsewhere, or for short trainings, one. Small models use one core better than two (measured on
-    2 cores: two one-thread trainings side by side do 1.2-1.4x the work of one two-thread training; three seeds of
-    60 steps in three one-thread workers took 82.5 s against 91.4 s in two)."""
-    if device.type != "cpu" or steps < MIN_STEPS_PER_WORKER:
+def parallel_workers(n_jobs: int, device: torch.device) -> int:
+    """How many trainings run at once: on the CPU all of them, up to one and a half per core, one thread each;
+    elsewhere one. Small models use one core better than two (measured on 2 cores: two one-thread trainings side by
+    side do 1.2-1.4x the work of one two-thread training; three seeds of 60 steps in three one-thread workers took
+    82.5 s against 91.4 s in two)."""
+    if device.type != "cpu":
         return 1
-    return max(1, min(n_seeds, (3 * torch.get_num_threads()) // 2))
+    return max(1, min(n_jobs, (3 * torch.get_num_threads()) // 2))
 
 
-def train_seeds(name: str, params: Params, data: TrainingSet, seeds) -> None:
-    """Train the given seeds of model `name`: one after another, or on the CPU concurrently in `seed_workers`
-    worker processes that split the cores between them."""
-    device, seeds = pick_device(), list(seeds)
-    workers = seed_workers(len(seeds), device, training_steps(params.models[name], data))
+def train_jobs(params: Params, sets: dict[str, TrainingSet], jobs: list[tuple[str, int]]) -> None:
+    """Train the (model, seed) jobs: short ones (under MIN_STEPS_PER_WORKER steps) one after another in this process,
+    the rest in `parallel_workers` worker processes that split the cores, longest first so that none idles at the
+    end while another still trains."""
+    device = pick_device()
+    steps = {name: training_steps(params.models[name], data) for name, data in sets.items()}
+    short = [job for job in jobs if steps[job[0]] < MIN_STEPS_PER_WORKER]
+    long = sorted((job for job in jobs if job not in short), key=lambda job: -steps[job[0]])
+    workers = parallel_workers(len(long), device)
+    for name, k in short + (long if workers == 1 else []):
+        _train_seed(name, params, sets[name], k, device)
     if workers == 1:
-        for k in seeds:
-            _train_seed(name, params, data, k, device)
         return
     # Fork after torch has started threads can hang: workers fork from a fresh server process that has imported
     # this module (torch, diffusers) once and run nothing, so each worker skips their import.
@@ -88,7 +97,7 @@ def train_seeds(name: str, params: Params, data: TrainingSet, seeds) -> None:
     threads = max(1, torch.get_num_threads() // workers)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(threads, str(paths.repo_root()))) as pool:
-        for future in [pool.submit(_train_seed, name, params, data, k, device) for k in seeds]:
+        for future in [pool.submit(_train_seed, name, params, sets[name], k, device) for name, k in long]:
             future.result()
 
 
@@ -107,7 +116,7 @@ def _train_seed(name: str, params: Params, data: TrainingSet, k: int, device) ->
     spec, seed = params.models[name], params.seed + k
     config = spec.training.model_copy(update={"steps": training_steps(spec, data)})
     fingerprint = _fingerprint(spec.model_dump(), config.model_dump(), params.architecture.model_dump(), seed,
-                               device.type, data.data.images)
+                               device.type, data.data.images, library_digest())
     folder = paths.model_dir(name, k)
     if (folder / RECORD).is_file() and json.loads((folder / RECORD).read_text()).get("fingerprint") == fingerprint:
         return
@@ -139,6 +148,16 @@ def untrained_model(params: Params, name: str, k: int = 0):
     """Seed k of model `name` at step 0: what training starts from (the detection study's control)."""
     resolution = params.datasets[params.models[name].dataset].resolution
     return build_pixel_model(resolution, seed=params.seed + k, **params.architecture.model_dump())
+
+
+@functools.cache
+def library_digest() -> str:
+    """A digest of every module of this library: a change to the code retrains, as DVC would rerun the stage."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for module in sorted(package.rglob("*.py")):
+        digest.update(str(module.relative_to(package)).encode() + b"\0" + module.read_bytes())
+    return digest.hexdigest()
 
 
 def _fingerprint(*parts) -> str:

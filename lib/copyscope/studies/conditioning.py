@@ -7,12 +7,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from copyscope import quality
 from copyscope.artifacts.models import load_with_training_images
 from copyscope.config import ModelSpec
+from copyscope.metrics.uncertainty import Seeded, hierarchical
 from copyscope.report import headline
 from copyscope.studies.evaluation import Evaluation, evaluate
-from copyscope import quality
-from copyscope.metrics.uncertainty import Seeded, hierarchical
 from copyscope.studies.prose import interval, num, pct
 from copyscope.studies.session import Study
 from copyscope.studies.verdicts import PREFIX, phrase, record, summary
