@@ -474,6 +474,15 @@ def test_detection_flow_on_a_tiny_model(scenes, tmp_path, monkeypatch):
 
 # --- emoji (replication on real data) ------------------------------------------------------------------------------
 
+def test_the_emoji_copy_benchmark_holds_one_emoji_per_family_outside_the_training_pool():
+    pool = emoji_set(16, {1: 4, 6: 1}, seed=0)
+    others = emoji.heldout(pool)
+    assert len(set(others.labels)) == len(others) and not set(others.labels) & set(pool.labels)
+    everything = emoji_set(16)
+    assert len(others) == len(set(everything.labels) - set(pool.labels))  # every other family, once
+    assert others.ids[0] == everything.ids[everything.labels.index(others.labels[0])]  # its first member
+
+
 def test_emoji_section_measures_families_with_every_extractor_and_judges_them(tmp_path, monkeypatch):
     pool = emoji_set(16, {1: 4, 6: 1}, seed=0)
     trained = trained_on(pool, n=len(pool), duplicated=())

@@ -34,10 +34,18 @@ CANDIDATES = ("pixel", "efficientnet_lite0")  # the extractors that need no down
 
 
 def heldout(training: ImageCaptionSet) -> ImageCaptionSet:
-    """Every emoji of the font outside the model's training pool, at its resolution: the copy benchmark's images."""
+    """One emoji per family (its first in the font's order) of every family outside the model's training pool, at
+    its resolution: the copy benchmark's images. A family is one design, as it is for the study, which counts a
+    generation matching any member of a training family as a copy of it; a benchmark holding two skin tones of one
+    design would call that match an error, as a copy's source and a distractor (or a copy's target and a database
+    image) could be siblings."""
     everything = emoji_set(training.resolution)
-    seen = set(training.ids)
-    return everything.subset([i for i, image_id in enumerate(everything.ids) if image_id not in seen])
+    trained = set(training.labels)
+    first = {}
+    for i, family in enumerate(everything.labels):
+        if family not in trained:
+            first.setdefault(family, i)
+    return everything.subset(sorted(first.values()))
 
 
 def training_pool(study: Study) -> ImageCaptionSet:
