@@ -483,6 +483,17 @@ def test_the_emoji_copy_benchmark_holds_one_emoji_per_family_outside_the_trainin
     assert others.ids[0] == everything.ids[everything.labels.index(others.labels[0])]  # its first member
 
 
+def test_the_distinct_design_threshold_ignores_an_images_own_family():
+    # a and a' are one family (near-identical); b, c, d are different designs, pairwise at 0.0 or 0.6
+    embeddings = np.array([[1.0, 0.0, 0.0], [0.99, 0.141, 0.0], [0.0, 1.0, 0.0], [0.0, 0.6, 0.8], [0.0, 0.0, 1.0]])
+    families = ["a", "a", "b", "c", "d"]
+    nearest_other = [0.0, 0.141, 0.6, 0.8, 0.8]  # a and a' (0.99 alike) are not each other's nearest
+    assert emoji.distinct_design_threshold(embeddings, families, 1.0) == pytest.approx(max(nearest_other))
+    assert emoji.distinct_design_threshold(embeddings, families, 0.5) == pytest.approx(np.median(nearest_other))
+    with pytest.raises(ValueError, match="two families"):
+        emoji.distinct_design_threshold(embeddings, ["a"] * 5, 0.95)
+
+
 def test_emoji_section_measures_families_with_every_extractor_and_judges_them(tmp_path, monkeypatch):
     pool = emoji_set(16, {1: 4, 6: 1}, seed=0)
     trained = trained_on(pool, n=len(pool), duplicated=())
@@ -504,9 +515,11 @@ def test_emoji_section_measures_families_with_every_extractor_and_judges_them(tm
     assert len(generations) == len(nearest) == len(scores) == 2 * len(pool)
     bench = pd.DataFrame([{"name": "pixel", "mAP": 0.7, "R@1": 0.6, "threshold": 0.5},
                           {"name": "coarse", "mAP": 0.4, "R@1": 0.3, "threshold": np.nan}])
-    assert emoji.thresholds(bench, 0.9) == {"pixel": 0.5, "coarse": 0.9}
-    metrics = emoji.headline_metrics(bench, results.table)
+    thresholds = emoji.design_thresholds(study, extractors)
+    assert set(thresholds) == {"pixel", "coarse"} and all(-1 <= t <= 1 for t in thresholds.values())
+    metrics = emoji.headline_metrics(bench, results.table, thresholds)
     assert metrics["emoji_extractor"] == "pixel" and metrics["emoji_pixel_map"] == 0.7
+    assert metrics["emoji_threshold"] == thresholds["pixel"]
     assert metrics["emoji_family_replica_rate"] == metrics["emoji_single_replica_rate"] == 1.0
     assert {"verdict_emoji_families_pixel", "verdict_emoji_families_coarse"} <= set(metrics)
     assert metrics["verdict_emoji_families_pixel"] == "not shown at this scale"  # 100% against 100%

@@ -2,10 +2,10 @@
 names. Do emoji whose training set holds a family of near-duplicates (an emoji and its five skin tones) copy more
 than emoji without variants?
 
-Copies are judged by every offline extractor (raw pixels, ImageNet-pretrained EfficientNet-Lite0), each at its own
-threshold, calibrated at the study's precision on a copy benchmark built from emoji the model never saw; the
-verdict is reported per extractor, so a reader sees whether they agree. The unit every interval resamples is the
-emoji (within a training seed), never the generations of one emoji.
+Copies are judged by every offline extractor (raw pixels, ImageNet-pretrained EfficientNet-Lite0), ranked on a copy
+benchmark built from emoji the model never saw. Each judges at the similarity that different designs of the training
+set rarely reach (`design_thresholds`); the verdict is reported per extractor, so a reader sees whether they agree.
+The unit every interval resamples is the emoji (within a training seed), never the generations of one emoji.
 """
 from __future__ import annotations
 
@@ -71,10 +71,37 @@ def rank_offline(images: np.ndarray, masks: np.ndarray, resolution: int, params:
     return rank_extractors(benchmark, extractors, spec.precision).drop(columns="preprocessing"), extractors
 
 
-def thresholds(bench: pd.DataFrame, fallback: float) -> dict[str, float]:
-    """Each ranked extractor's calibrated threshold, or `fallback` where none reached the precision."""
-    return {row["name"]: fallback if np.isnan(row["threshold"]) else float(row["threshold"])
-            for row in bench.to_dict("records")}
+# A generation is an emoji replica when it lies closer to a training emoji than this share of training emoji lie to
+# their nearest emoji of another family: at most 5% of the training set's different designs are that alike.
+DISTINCT_DESIGN_QUANTILE = 0.95
+
+
+def design_thresholds(study: Study, extractors: dict, quantile: float = DISTINCT_DESIGN_QUANTILE
+                      ) -> dict[str, float]:
+    """Per extractor, the similarity that different designs of the emoji model's training set rarely reach
+    (`distinct_design_threshold`). The copy benchmark calibrates on partial copies pasted onto emoji the model never
+    saw; a generation that redraws a whole training emoji is judged against the training set itself."""
+    trained, images = load_with_training_images(study.section.emoji_model, 0)  # every seed trains on these
+    families = family_labels(training_pool(study), trained)
+    return {name: distinct_design_threshold(extractor(images), families, quantile)
+            for name, extractor in extractors.items()}
+
+
+def distinct_design_threshold(embeddings: np.ndarray, families, quantile: float) -> float:
+    """The `quantile` of each image's top-1 similarity (inner product of the embeddings) to an image of another
+    family; its own family, itself included, is left out."""
+    families = np.asarray(families)
+    if len(set(families.tolist())) < 2:
+        raise ValueError("a distinct-design threshold needs images of at least two families")
+    similarity = np.asarray(embeddings, dtype=np.float64) @ np.asarray(embeddings, dtype=np.float64).T
+    similarity[families[:, None] == families[None, :]] = -np.inf
+    return float(np.quantile(similarity.max(axis=1), quantile))
+
+
+def family_labels(data: ImageCaptionSet, trained) -> pd.Series:
+    """The family of each of the model's training emoji, in its training order."""
+    index = {image_id: i for i, image_id in enumerate(data.ids)}
+    return pd.Series([data.labels[index[i]] for i in trained.record["ids"]])
 
 
 @dataclass
@@ -103,11 +130,10 @@ def measure(study: Study, extractors: dict, thresholds: dict[str, float]) -> Emo
     with its name, matched against the training set by each extractor at its threshold."""
     section, params = study.section, study.params
     data = training_pool(study)
-    index = {image_id: i for i, image_id in enumerate(data.ids)}
     rows, matched = [], {name: [] for name in extractors}
     for k in range(params.models[section.emoji_model].seeds):
         trained, training_images = load_with_training_images(section.emoji_model, k)
-        families = pd.Series([data.labels[index[i]] for i in trained.record["ids"]])
+        families = family_labels(data, trained)
         size = families.map(families.value_counts()).to_numpy()
         prompts, items = prompt_plan(trained, section.emoji_per_item)
         images = generate(trained.model, prompts, seed=params.seed, steps=study.sampling.steps,
@@ -145,16 +171,16 @@ def most_copied(table: pd.DataFrame, extractor: str, n: int = 10) -> pd.DataFram
     return means.sort_values(["replica_rate", "similarity_mean"], ascending=False, kind="stable").head(n)
 
 
-def headline_metrics(bench: pd.DataFrame, table: pd.DataFrame) -> dict:
-    """The emoji section's flat metrics: each extractor's mAP on the emoji copy benchmark, the best one and its
-    threshold, the replica rate of emoji with and without skin-tone variants (best extractor) with intervals, and
-    per extractor the difference with its verdict (the paper's direction: families copy more)."""
+def headline_metrics(bench: pd.DataFrame, table: pd.DataFrame, thresholds: dict[str, float]) -> dict:
+    """The emoji section's flat metrics: each extractor's mAP on the emoji copy benchmark, the best one and the
+    threshold it judged at, the replica rate of emoji with and without skin-tone variants (best extractor) with
+    intervals, and per extractor the difference with its verdict (the paper's direction: families copy more)."""
     out, chosen = {}, bench["name"].iloc[0]
     ranked = bench.set_index("name")
     out["emoji_extractor"] = chosen
     for name in ranked.index:
         out[f"emoji_{name}_map"] = ranked.loc[name, "mAP"]
-    out["emoji_threshold"] = ranked.loc[chosen, "threshold"]
+    out["emoji_threshold"] = thresholds[chosen]
     for name, group in table.groupby("extractor", sort=False):
         single, family = group[group["family_size"] == 1], group[group["family_size"] > 1]
         if name == chosen:
@@ -178,7 +204,8 @@ def conclusion(metrics: dict) -> str:
     maps = ", ".join(f"`{key[len('emoji_'):-len('_map')]}` {num(metrics[key])}" for key in sorted(metrics)
                      if key.startswith("emoji_") and key.endswith("_map"))
     lines = [f"- **Emoji (OpenMoji, real data).** Copy benchmark on held-out emoji, mAP: {maps}; `{chosen}` is "
-             f"used, threshold {num(metrics['emoji_threshold'])}. Emoji with skin-tone variants in the training set "
+             f"used, judging at similarity {num(metrics['emoji_threshold'])} (reached by "
+             f"{pct(1 - DISTINCT_DESIGN_QUANTILE)} of the training set's different designs). Emoji with skin-tone variants in the training set "
              f"replicate {pct(metrics['emoji_family_replica_rate'])} "
              f"{interval(metrics['emoji_family_replica_rate_ci95'], pct)} of the time, emoji without "
              f"{pct(metrics['emoji_single_replica_rate'])} {interval(metrics['emoji_single_replica_rate_ci95'], pct)}."]
