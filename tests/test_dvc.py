@@ -57,8 +57,11 @@ def closure(*entries: str) -> set[Path]:
 
 
 def notebook_code(study: str) -> str:
-    notebook = json.loads((ROOT / "notebooks" / f"{study}.ipynb").read_text())
-    return "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    """The code of the study's notebooks: the embedded one and its Stable Diffusion version (one stage runs either,
+    by scale)."""
+    cells = [c for name in (study, f"sd_{study}")
+             for c in json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
 def stage_modules(name: str, stage: dict) -> set[Path]:
@@ -110,7 +113,7 @@ def test_each_study_stage_depends_on_exactly_the_models_its_params_name():
         deps = {d for d in DVC[study]["deps"] if d.startswith("data/models/")}
         assert deps == wanted[study], study
         assert DVC[study]["cmd"] == f"python -m copyscope notebook {study}"
-        assert f"notebooks/{study}.ipynb" in DVC[study]["deps"]
+        assert {f"notebooks/{study}.ipynb", f"notebooks/sd_{study}.ipynb"} <= set(DVC[study]["deps"])
 
 
 def test_every_stage_reads_its_params_from_its_own_entry_of_the_stage_params():

@@ -4,37 +4,16 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel
 
 from copyscope.downloads import MissingWeights
 from copyscope.models.stable_diffusion import load_stable_diffusion
-from copyscope.models.tokenizer import build_clip_tokenizer
 from copyscope.sampling import generate
+from tests.sd_fakes import save_tiny_pipeline
 
 
 @pytest.fixture(scope="module")
 def tiny_sd(tmp_path_factory):
-    torch.manual_seed(0)
-    tokenizer = build_clip_tokenizer(16)
-    pipe = StableDiffusionPipeline(
-        vae=AutoencoderKL(block_out_channels=(8, 8), down_block_types=("DownEncoderBlock2D",) * 2,
-                          up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=4,
-                          sample_size=16),
-        text_encoder=CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
-                                                  num_hidden_layers=1, num_attention_heads=2,
-                                                  max_position_embeddings=16)),
-        tokenizer=tokenizer,
-        unet=UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, block_out_channels=(8, 16),
-                                  down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                  up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), layers_per_block=1,
-                                  cross_attention_dim=16, attention_head_dim=4, norm_num_groups=4),
-        scheduler=DDIMScheduler(prediction_type="v_prediction"),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
-    )
-    path = tmp_path_factory.mktemp("sd") / "tiny-sd"
-    pipe.save_pretrained(path)
-    return path
+    return save_tiny_pipeline(tmp_path_factory.mktemp("sd") / "tiny-sd", prediction_type="v_prediction")
 
 
 def test_loads_a_diffusers_folder_into_the_shared_interface(tiny_sd):

@@ -97,3 +97,11 @@ def test_hierarchical_degenerate_cells():
     assert single.value == 0.3 and np.isnan(single.low)
     empty = uncertainty.hierarchical(uncertainty.Seeded.of([(np.zeros(0), np.zeros(0))]), mean)
     assert np.isnan(empty.value) and uncertainty.verdict(empty) == uncertainty.NOT_SHOWN
+
+
+def test_a_group_difference_resamples_each_group_on_its_own():
+    high, low = np.r_[np.ones(20), np.zeros(5)], np.r_[np.ones(5), np.zeros(20)]
+    apart = uncertainty.group_difference(high, low, seed=0)
+    assert apart.value == pytest.approx(0.6) and apart.low > 0 and apart.n == 50
+    same = uncertainty.group_difference(high, high[::-1], seed=0)
+    assert same.value == 0 and same.low < 0 < same.high

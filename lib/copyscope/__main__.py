@@ -8,6 +8,8 @@ work starts):
   python -m copyscope alignment           train the small CLIP that scores text-image alignment
   python -m copyscope notebook STUDY      execute notebooks/STUDY.ipynb with papermill into data/executed/
   python -m copyscope report              regenerate README.md's results section from figures/*/metrics.json
+  python -m copyscope downloads           list the files the scale needs downloaded by hand, present or not
+                                          (exit code 2 when a required one is missing)
 
 Bad input (a params key, a data file, missing downloads or stage outputs) prints one line and exits with code 2;
 COPYSCOPE_DEBUG=1 shows the traceback instead.
@@ -55,16 +57,29 @@ def run(command: str, names: list[str], scale: str | None) -> None:
         stage.run(*names, params)
 
 
+def list_downloads(scale: str | None) -> int:
+    """Print what the scale needs downloaded; 2 when a required download is missing."""
+    downloads = importlib.import_module("copyscope.scale_downloads")
+    params = config.load(scale)
+    found = downloads.check(params)
+    print(downloads.listing(found, params.scale))
+    return 2 if downloads.missing_required(found) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m copyscope", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=(*STAGES, "report"))
+    parser.add_argument("command", choices=(*STAGES, "report", "downloads"))
     parser.add_argument("names", nargs="*", help="the dataset, the models or the study")
     parser.add_argument("--scale", help="override params.yaml's `scale`")
     args = parser.parse_args(argv)
+    if args.command in ("report", "downloads") and args.names:
+        parser.error(f"{args.command} takes no name")
     try:
         if args.command == "report":  # not a stage: the committed metrics into README.md
             importlib.import_module("copyscope.readme").update_readme(paths.repo_root() / "README.md")
+        elif args.command == "downloads":  # not a stage: what the scale needs, found or not
+            return list_downloads(args.scale)
         else:
             run(args.command, args.names, args.scale)
     except UserError as err:

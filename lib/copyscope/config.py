@@ -313,6 +313,42 @@ class DetectionStudy(Strict):
     batch_size: Annotated[int, Field(ge=1)] = 64
 
 
+PromptFormat = Literal["wen", "webster", "membench", "nemo", "plain"]  # `copyscope.prompt_sets.LOADERS`
+
+
+class PromptFile(Strict):
+    """One downloaded prompt set: its format and where it is (None: the format's default path under downloads)."""
+
+    format: PromptFormat
+    path: str | None = None
+
+
+class StableDiffusionScale(Strict):
+    """The paper-scale path (`copyscope.studies.sd_session`): the replication, mitigation and detection studies on a
+    downloaded Stable Diffusion pipeline with the field's prompt sets, searched against a downloaded training-image
+    set; nothing is trained, and paper B's conditioning study (fine-tuning) does not run at this scale."""
+
+    pipeline: str = "sd-v1-4"  # a key of `copyscope.models.stable_diffusion.KNOWN` or a diffusers folder
+    precision: Literal["fp16", "fp32"] = "fp16"  # fp16 on a GPU; always float32 on CPU
+    extractor: str = "sscd_disc_mixup"  # the copy descriptor (registry name)
+    replica_threshold: Annotated[float, Field(gt=-1, lt=1)] = 0.5  # similarity above which a generation copies
+    # the benchmark's prompts, labelled by their files: Webster's MV/TV/RV/N, NeMo's VM/TM, Wen's and MemBench's
+    # all memorized, plain files all clean; the leaderboard needs both memorized and clean prompts among them
+    prompts: list[PromptFile] = Field(min_length=1)
+    n_prompts: Annotated[int, Field(ge=1)] | None = None  # per prompt file, a seeded sample; None: all
+    training_images: str  # img2dataset `files`/`webdataset` shards (or an image folder) under downloads
+    index: str | None = None  # FAISS index_factory string for the search (re-ranked exactly); None: exact
+    clip_arch: str = "ViT-B-32"  # open_clip model that scores text-image alignment (CLIP score)
+    clip_tag: str | None = "laion2b_s34b_b79k"  # its published weights (open_clip's pretrained tag), or
+    clip_checkpoint: str | None = None  # a checkpoint file (under downloads) in their place
+
+    @model_validator(mode="after")
+    def _clip_weights(self) -> "StableDiffusionScale":
+        if (self.clip_tag is None) == (self.clip_checkpoint is None):
+            raise ValueError("give exactly one of clip_tag and clip_checkpoint")
+        return self
+
+
 class Params(Strict):
     scale: str
     seed: int = 0
@@ -327,6 +363,7 @@ class Params(Strict):
     conditioning: ConditioningStudy
     mitigation: MitigationStudy
     detection: DetectionStudy
+    stable_diffusion: StableDiffusionScale | None = None  # set: the studies run on Stable Diffusion (the `sd` scale)
 
     @model_validator(mode="before")
     @classmethod
@@ -363,7 +400,10 @@ class Params(Strict):
         return self
 
     def study_models(self) -> list[tuple[str, str]]:
-        """(params key, model name) for every model a study reads."""
+        """(params key, model name) for every model a study reads (none where the studies run on Stable
+        Diffusion)."""
+        if self.stable_diffusion is not None:
+            return []
         return [
             *(("replication.models", m) for m in self.replication.models),
             ("replication.emoji_model", self.replication.emoji_model),

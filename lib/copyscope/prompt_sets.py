@@ -33,6 +33,43 @@ NEMO_PATH = "prompts/nemo/memorized_laion_prompts.csv"
 PLAIN_PATH = "prompts/clean/coco2014_val_10000.csv"
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a format's default file goes under the downloads folder, what it is, and where to get it."""
+
+    path: str
+    what: str
+    url: str
+    how: str
+
+
+SOURCES = {
+    "wen": Source(WEN_PATH, "Wen et al. 2024 memorized prompts (sdv1_500_memorized.jsonl)",
+                  "https://github.com/YuxinWenRick/diffusion_memorization/blob/main/examples/sdv1_500_memorized.jsonl",
+                  "the raw file"),
+    "webster": Source(WEBSTER_PATH, "Webster 2023 ground-truth prompts (sdv1_bb_edge_groundtruth.parquet)",
+                      "https://huggingface.co/datasets/fraisdufour/templates-verbs/resolve/main/groundtruth_parquets/"
+                      "sdv1_bb_edge_groundtruth.parquet", "linked from github.com/ryanwebster90/onestep-extraction"),
+    "membench": Source(MEMBENCH_PATH, "MemBench trigger prompts (SD1_final.csv)",
+                       "https://github.com/chunsanHong/MemBench_code/blob/main/SD1_final.csv", "the raw file"),
+    "nemo": Source(NEMO_PATH, "NeMo memorized prompts (memorized_laion_prompts.csv)",
+                   "https://github.com/ml-research/localizing_memorization_in_diffusion_models/blob/main/prompts/"
+                   "memorized_laion_prompts.csv", "the raw file"),
+    "plain": Source(PLAIN_PATH, "non-memorized prompts (coco2014_val_10000.csv)",
+                    "https://github.com/ml-research/localizing_memorization_in_diffusion_models/blob/main/prompts/"
+                    "coco2014_val_10000.csv", "or use any file with one prompt per line"),
+}
+
+
+def locate(kind: str, path: str | Path | None = None) -> Path:
+    """The file of prompt-set format `kind` at `path` (default: the format's path under downloads), else
+    MissingWeights saying what to download, from where and where to put it."""
+    if kind not in SOURCES:
+        raise UserError(f"unknown prompt-set format {kind!r}; choose one of {', '.join(SOURCES)}")
+    source = SOURCES[kind]
+    return require(source.path if path is None else path, source.what, source.url, source.how)
+
+
 @dataclass
 class PromptSet:
     """Prompts with one kind each, where they came from, and each prompt's other fields from the file."""
@@ -60,14 +97,12 @@ class PromptSet:
         return np.array([kind not in NOT_MEMORIZED for kind in self.kinds], dtype=bool)
 
 
-def load_wen(path: str | Path = WEN_PATH) -> PromptSet:
+def load_wen(path: str | Path | None = None) -> PromptSet:
     """Wen et al. 2024's 500 memorized Stable Diffusion v1 prompts, JSON lines with the prompt under "caption".
 
     Download examples/sdv1_500_memorized.jsonl from github.com/YuxinWenRick/diffusion_memorization and put it at
     <downloads>/prompts/wen/sdv1_500_memorized.jsonl. Every prompt's kind is "memorized"."""
-    path = require(path, "Wen et al. 2024 memorized prompts (sdv1_500_memorized.jsonl)",
-                   "https://github.com/YuxinWenRick/diffusion_memorization/blob/main/examples/sdv1_500_memorized.jsonl",
-                   "the raw file")
+    path = locate("wen", path)
     records = _json_lines(path)
     if records and not any("caption" in record for record in records):
         raise UserError(f"{path} has no \"caption\" key; keys found: {', '.join(sorted(records[0]))}")
@@ -76,15 +111,13 @@ def load_wen(path: str | Path = WEN_PATH) -> PromptSet:
     return PromptSet(prompts, [MEMORIZED] * len(prompts), f"wen:{path}", extra)
 
 
-def load_webster(path: str | Path = WEBSTER_PATH) -> PromptSet:
+def load_webster(path: str | Path | None = None) -> PromptSet:
     """Webster 2023's ground-truth parquet: a "caption" column and an "overfit_type" column of MV, TV, RV or N.
 
     Download one of the ground-truth parquets linked from github.com/ryanwebster90/onestep-extraction (SD v1
     blackbox: groundtruth_parquets/sdv1_bb_edge_groundtruth.parquet in the Hugging Face dataset
     fraisdufour/templates-verbs) and put it at <downloads>/prompts/webster/sdv1_bb_edge_groundtruth.parquet."""
-    path = require(path, "Webster 2023 ground-truth prompts (sdv1_bb_edge_groundtruth.parquet)",
-                   "https://huggingface.co/datasets/fraisdufour/templates-verbs/resolve/main/groundtruth_parquets/"
-                   "sdv1_bb_edge_groundtruth.parquet", "linked from github.com/ryanwebster90/onestep-extraction")
+    path = locate("webster", path)
     try:
         frame = pd.read_parquet(path)
     except (OSError, ValueError) as err:
@@ -92,38 +125,33 @@ def load_webster(path: str | Path = WEBSTER_PATH) -> PromptSet:
     return _labelled_set(frame, path, f"webster:{path}", ("overfit_type",), WEBSTER_KINDS)
 
 
-def load_membench(path: str | Path = MEMBENCH_PATH) -> PromptSet:
+def load_membench(path: str | Path | None = None) -> PromptSet:
     """MemBench's Stable Diffusion 1 trigger prompts: a CSV with a "prompt" column (and "urls" of the images).
 
     Download SD1_final.csv from github.com/chunsanHong/MemBench_code and put it at
     <downloads>/prompts/membench/SD1_final.csv. Every prompt's kind is "memorized"."""
-    path = require(path, "MemBench trigger prompts (SD1_final.csv)",
-                   "https://github.com/chunsanHong/MemBench_code/blob/main/SD1_final.csv", "the raw file")
+    path = locate("membench", path)
     return _unlabelled_set(_read_csv(path), path, f"membench:{path}", MEMORIZED)
 
 
-def load_nemo(path: str | Path = NEMO_PATH) -> PromptSet:
+def load_nemo(path: str | Path | None = None) -> PromptSet:
     """NeMo's (Hintersdorf et al. 2024) memorized LAION prompts: a ";"-separated CSV with "Caption" and a "type"
     column of VM (verbatim) or TM (template).
 
     Download prompts/memorized_laion_prompts.csv from github.com/ml-research/localizing_memorization_in_diffusion_models
     and put it at <downloads>/prompts/nemo/memorized_laion_prompts.csv."""
-    path = require(path, "NeMo memorized prompts (memorized_laion_prompts.csv)",
-                   "https://github.com/ml-research/localizing_memorization_in_diffusion_models/blob/main/prompts/"
-                   "memorized_laion_prompts.csv", "the raw file")
+    path = locate("nemo", path)
     return _labelled_set(_read_csv(path), path, f"nemo:{path}", ("type",), NEMO_KINDS)
 
 
-def load_plain(path: str | Path = PLAIN_PATH) -> PromptSet:
+def load_plain(path: str | Path | None = None) -> PromptSet:
     """Non-memorized prompts, kind "clean": a .csv/.tsv with a caption, prompt or text column, or any other file
     as text with one prompt per line (blank lines skipped).
 
     The default is NeMo's COCO captions: download prompts/coco2014_val_10000.csv from
     github.com/ml-research/localizing_memorization_in_diffusion_models and put it at
     <downloads>/prompts/clean/coco2014_val_10000.csv, or pass your own file."""
-    path = require(path, "non-memorized prompts (coco2014_val_10000.csv)",
-                   "https://github.com/ml-research/localizing_memorization_in_diffusion_models/blob/main/prompts/"
-                   "coco2014_val_10000.csv", "or use any file with one prompt per line")
+    path = locate("plain", path)
     if path.suffix.lower() in (".csv", ".tsv"):
         return _unlabelled_set(_read_csv(path), path, f"plain:{path}", CLEAN)
     try:
@@ -141,7 +169,7 @@ def load_prompt_set(kind: str, path: str | Path | None = None) -> PromptSet:
     """The prompt set in format `kind` (one of LOADERS) at `path`, or at that format's default download path."""
     if kind not in LOADERS:
         raise UserError(f"unknown prompt-set format {kind!r}; choose one of {', '.join(LOADERS)}")
-    return LOADERS[kind]() if path is None else LOADERS[kind](path)
+    return LOADERS[kind](path)
 
 
 def _json_lines(path: Path) -> list[dict]:

@@ -21,8 +21,11 @@ def check(params: Params) -> Params:
     for name, options in params.mitigation.inference_points():
         _build(f"mitigation.inference.{name}", inference_mitigation, name, options)
     unknown = [name for name in params.extractors.candidates if name not in EXTRACTORS]
+    where = "extractors.candidates"
+    if params.stable_diffusion is not None and params.stable_diffusion.extractor not in EXTRACTORS:
+        unknown, where = [params.stable_diffusion.extractor], "stable_diffusion.extractor"
     if unknown:
-        raise ConfigError(f"params.yaml at scale {params.scale!r} is invalid: extractors.candidates: unknown "
+        raise ConfigError(f"params.yaml at scale {params.scale!r} is invalid: {where}: unknown "
                           f"extractor(s) {', '.join(map(repr, unknown))}; known: {', '.join(EXTRACTORS)}")
     return params
 

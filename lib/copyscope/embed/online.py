@@ -29,8 +29,24 @@ def sscd_path(name: str) -> Path:
     return downloads_dir() / "sscd" / f"{name}.torchscript.pt"
 
 
+def sscd_weights(name: str, path: str | Path | None = None) -> Path:
+    """The downloaded TorchScript file of SSCD model `name`, else MissingWeights with the download command."""
+    path = Path(path) if path is not None else sscd_path(name)
+    url = SSCD_URL.format(name=name)
+    return require(path, f"SSCD weights {path.name}", url, f"mkdir -p {path.parent} && wget -O {path} {url}")
+
+
 def dino_path() -> Path:
     return downloads_dir() / "dino-vitb16"
+
+
+def dino_weights(path: str | Path | None = None) -> Path:
+    """The downloaded DINO ViT-B/16 transformers folder, else MissingWeights with the download command."""
+    path = Path(path) if path is not None else dino_path()
+    return require(path / "config.json", f"DINO ViT-B/16 ({DINO_HUB_ID}, a transformers model folder)",
+                   f"the Hugging Face model {DINO_HUB_ID}",
+                   f"`hf download {DINO_HUB_ID} --local-dir {path}`, or in Python "
+                   f"`ViTModel.from_pretrained('{DINO_HUB_ID}').save_pretrained('{path}')`").parent
 
 
 def open_clip_folder(arch: str, tag: str) -> Path:
@@ -48,9 +64,7 @@ class SSCDExtractor(Extractor):
         if name not in SSCD_MODELS:
             raise ValueError(f"unknown SSCD model {name!r}; expected one of {SSCD_MODELS}")
         super().__init__(device, batch_size, progress)
-        path = Path(path) if path is not None else sscd_path(name)
-        url = SSCD_URL.format(name=name)
-        path = require(path, f"SSCD weights {path.name}", url, f"mkdir -p {path.parent} && wget -O {path} {url}")
+        path = sscd_weights(name, path)
         self.model = torch.jit.load(str(path), map_location=self.device).eval()
         self.name = name
         self.transform = ResizeNormalize(SSCD_SIZE, "bilinear", IMAGENET_MEAN, IMAGENET_STD)
@@ -74,11 +88,7 @@ class DinoExtractor(Extractor):
         from transformers import ViTModel
 
         super().__init__(device, batch_size, progress)
-        path = Path(path) if path is not None else dino_path()
-        path = require(path / "config.json", f"DINO ViT-B/16 ({DINO_HUB_ID}, a transformers model folder)",
-                f"the Hugging Face model {DINO_HUB_ID}",
-                f"`hf download {DINO_HUB_ID} --local-dir {path}`, or in Python "
-                f"`ViTModel.from_pretrained('{DINO_HUB_ID}').save_pretrained('{path}')`").parent
+        path = dino_weights(path)
         self.model = ViTModel.from_pretrained(path, add_pooling_layer=False).to(self.device).eval()
         self.name = "dino_vitb16"
         self.transform = ResizeNormalize(self.model.config.image_size, "bicubic", IMAGENET_MEAN, IMAGENET_STD)
@@ -108,7 +118,7 @@ def load_open_clip(arch: str = CLIP_ARCH, checkpoint: str | Path | None = None, 
     if checkpoint is None:
         if not tag:
             raise ValueError("give either a checkpoint file or an open_clip pretrained tag")
-        checkpoint = _open_clip_checkpoint(arch, tag, settings)
+        checkpoint = open_clip_checkpoint(arch, tag, settings)
     elif not Path(checkpoint).is_file():
         raise MissingWeights(f"open_clip checkpoint {checkpoint} does not exist")
     preprocessing = {key: settings[key] for key in ("mean", "std", "interpolation", "resize_mode") if key in settings}
@@ -119,8 +129,12 @@ def load_open_clip(arch: str = CLIP_ARCH, checkpoint: str | Path | None = None, 
     return model.eval(), preprocess, open_clip.get_tokenizer(arch)
 
 
-def _open_clip_checkpoint(arch: str, tag: str, settings: dict) -> Path:
+def open_clip_checkpoint(arch: str, tag: str, settings: dict | None = None) -> Path:
     """The downloaded checkpoint of open_clip's (arch, tag) under downloads/open_clip/<arch>-<tag>/."""
+    if settings is None:
+        import open_clip
+
+        settings = open_clip.get_pretrained_cfg(arch, tag)
     folder = open_clip_folder(arch, tag)
     if settings.get("hf_hub"):
         names = OPEN_CLIP_WEIGHTS

@@ -69,6 +69,18 @@ def paired_difference(after, before, seed: int = 0) -> Estimate:
     return mean(np.asarray(after, dtype=float) - np.asarray(before, dtype=float), seed)
 
 
+def group_difference(first, second, seed: int = 0) -> Estimate:
+    """Mean of `first` − mean of `second` over two independent groups of units, each resampled on its own."""
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if not len(first) or not len(second):
+        return Estimate(float("nan"), float("nan"), float("nan"), len(first) + len(second))
+    def statistic(a, b, axis=-1):
+        return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+
+    low, high = _bootstrap((first, second), statistic, seed, paired=False)
+    return Estimate(float(statistic(first, second)), low, high, len(first) + len(second))
+
+
 def auc(positives, negatives, seed: int = 0) -> Estimate:
     """ROC AUC of scores (higher = positive), resampling positives and negatives separately (stratified)."""
     positives, negatives = np.asarray(positives, dtype=float), np.asarray(negatives, dtype=float)

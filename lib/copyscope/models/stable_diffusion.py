@@ -19,7 +19,8 @@ from copyscope.paths import downloads_dir
 
 KNOWN = {  # hub ids of the checkpoints the papers use
     "sd-v1-4": "CompVis/stable-diffusion-v1-4",  # paper C
-    "sd-2-1": "stabilityai/stable-diffusion-2-1",  # paper B
+    "sd-v1-5": "stable-diffusion-v1-5/stable-diffusion-v1-5",  # later detection work
+    "sd-v2-1": "stabilityai/stable-diffusion-2-1",  # paper B
 }
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")  # what the pipeline needs without an index
 EXAMPLE_HUB_ID = KNOWN["sd-v1-4"]
@@ -70,11 +71,38 @@ def _layout_hint(folder: Path) -> str:
             f"e.g. as written by `hf download {EXAMPLE_HUB_ID} --local-dir {folder}`.")
 
 
+def locate(source: str | Path) -> Path | str:
+    """Where `source` loads from without downloading: its checked local folder, or a hub id found in the Hugging
+    Face cache; else MissingWeights saying what to download and where to put it."""
+    folder = _local_folder(source)
+    if folder is not None:
+        return folder
+    from huggingface_hub import snapshot_download
+
+    hub_id = KNOWN.get(str(source), str(source))
+    try:
+        snapshot_download(hub_id, local_files_only=True)
+    except Exception as err:  # huggingface_hub raises several kinds for "not cached"
+        raise _not_here(str(source), type(err).__name__) from err
+    return hub_id
+
+
+def _not_here(source: str, reason: str) -> MissingWeights:
+    hub_id = KNOWN.get(source, source)
+    target = downloads_dir() / (source if source in KNOWN else hub_id.rsplit("/", 1)[-1])
+    return MissingWeights(
+        f"Stable Diffusion {hub_id!r} is not on this machine ({reason}); copyscope never downloads at run time. "
+        f"Download it once on a machine with internet, e.g. `hf download {hub_id} --local-dir {target}`, then load "
+        f"source='{target}' (or pass allow_download=True where downloading is fine).")
+
+
 def load_stable_diffusion(source: str | Path = "sd-v1-4", device: torch.device | str = "cpu",
                           dtype: torch.dtype | None = None, allow_download: bool = False) -> TextToImage:
     """A `TextToImage` from a Stable Diffusion pipeline: `source` is a diffusers folder, a key of KNOWN, or a hub
-    id; fp16 on CUDA unless `dtype` says otherwise."""
-    dtype = dtype or (torch.float16 if torch.device(device).type == "cuda" else torch.float32)
+    id; fp16 on CUDA unless `dtype` says otherwise (always float32 on CPU, where half precision is not supported
+    for every operation)."""
+    on_cuda = torch.device(device).type == "cuda"
+    dtype = (dtype or torch.float16) if on_cuda else torch.float32
     options = dict(torch_dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     folder = _local_folder(source)
     pipe = _from_folder(folder, options) if folder is not None else _from_hub(str(source), allow_download, options)
@@ -97,9 +125,4 @@ def _from_hub(source: str, allow_download: bool, options: dict) -> StableDiffusi
     try:
         return StableDiffusionPipeline.from_pretrained(hub_id, local_files_only=not allow_download, **options)
     except (OSError, ValueError) as err:
-        target = downloads_dir() / (source if source in KNOWN else hub_id.rsplit("/", 1)[-1])
-        raise MissingWeights(
-            f"Stable Diffusion {hub_id!r} is not on this machine ({type(err).__name__}); copyscope never downloads "
-            f"at run time. Download it once on a machine with internet, e.g. `hf download {hub_id} --local-dir "
-            f"{target}`, then load source='{target}' (or pass allow_download=True where downloading is fine)."
-        ) from err
+        raise _not_here(source, type(err).__name__) from err

@@ -1,4 +1,5 @@
-"""The study stages: execute notebooks/<study>.ipynb with papermill into data/executed/<study>.ipynb.
+"""The study stages: execute notebooks/<study>.ipynb with papermill into data/executed/<study>.ipynb (at a scale
+that runs on Stable Diffusion, notebooks/sd_<study>.ipynb in its place).
 
 The executed copy appears only when the whole notebook ran; a failed run is kept as <study>.failed.ipynb, beside
 where the output would be, for reading its traceback.
@@ -22,10 +23,16 @@ def kernel_name() -> str:
     return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
 
 
+def source_notebook(study: str, params: Params) -> Path:
+    """The notebook a study stage runs at the params' scale: the Stable Diffusion version where the scale has one."""
+    name = study if params.stable_diffusion is None else f"sd_{study}"
+    return paths.repo_root() / "notebooks" / f"{name}.ipynb"
+
+
 def run(study: str, params: Params) -> Path:
-    """Run notebooks/<study>.ipynb at the params' scale into data/executed/<study>.ipynb."""
+    """Run the study's notebook at the params' scale into data/executed/<study>.ipynb."""
     root = paths.repo_root()
-    source = root / "notebooks" / f"{study}.ipynb"
+    source = source_notebook(study, params)
     if not source.is_file():
         raise FileNotFoundError(f"no notebook {source}")
     target = root / "data" / "executed" / f"{study}.ipynb"

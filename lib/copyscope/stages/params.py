@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from copyscope import paths, validation
+from copyscope import paths, scale_downloads, validation
 from copyscope.atomic import atomic_file
 from copyscope.config import STUDIES, Params
 from copyscope.stages.extractors import build_candidates
@@ -52,8 +52,11 @@ def stage_params(params: Params) -> dict:
 
 
 def run(params: Params) -> Path:
-    """Validate deeply and check the chosen extractor's downloads, then write data/stage_params.yaml."""
+    """Validate deeply and check the chosen extractor's downloads (at the `sd` scale every download it needs, listed
+    in one message), then write data/stage_params.yaml."""
     validation.check(params)
+    if params.stable_diffusion is not None:
+        scale_downloads.require_all(params)
     spec = params.extractors
     if spec.use != "best":
         build_candidates([spec.use], spec.use, params.datasets[spec.dataset].resolution)

@@ -32,6 +32,7 @@ from copyscope.metrics import uncertainty
 from copyscope.models.text_to_image import TextToImage
 from copyscope.report import headline
 from copyscope.stages.train import untrained_model
+from copyscope.studies.prompt_benchmark import CLEAN, MEMORIZED, UNVERIFIED, DetectionBenchmark
 from copyscope.studies.prose import interval, missing, num, pct, signed
 from copyscope.studies.session import Study
 from copyscope.studies.verdicts import record, summary
@@ -39,69 +40,9 @@ from copyscope.studies.verification import duplicated_candidates, replica_rates,
 
 TITLE = "Detection (paper C and peers)"
 KEY_FIGURE = "roc.png"
-MEMORIZED, UNVERIFIED = "memorized", "duplicated, not verified"
-CLEAN = ("unique training", "novel", "random tokens")
 REPORTED_FIRST_STEP_AUC = 0.97  # paper C on Stable Diffusion v1.4 (first step): the reference for the conclusion
 OFFICIAL_FIRST_TIMESTEP = 981  # the official code's first read: DDIM 50 steps, `leading` spacing, offset 1
 TRAINED, UNTRAINED = "trained", "untrained (control)"
-
-
-@dataclass
-class DetectionBenchmark:
-    prompts: list[str]
-    groups: np.ndarray  # per prompt: MEMORIZED, UNVERIFIED or one of CLEAN
-    kinds: np.ndarray  # per prompt: MV, TV, UNIQUE, "novel" or "random tokens"
-    replica_rate: np.ndarray  # per prompt: fraction of verification generations that copy its training image(s)
-    # (NaN for prompts that have no training image)
-    verified: bool = True  # False: no candidate was verified and the duplicated prompts stand in as positives
-
-    @property
-    def scored(self) -> np.ndarray:
-        """The prompts the leaderboard uses: memorized and clean."""
-        return self.groups != UNVERIFIED
-
-    @property
-    def memorized(self) -> np.ndarray:
-        return self.groups == MEMORIZED
-
-    @property
-    def clean(self) -> np.ndarray:
-        return self.scored & ~self.memorized
-
-    @property
-    def positives(self) -> str:
-        """What the leaderboard's positives are."""
-        return "verified replicas" if self.verified else (
-            "duplicated prompts, NOT verified (no prompt was replicated)")
-
-    def unverified_as_memorized(self) -> "DetectionBenchmark":
-        """Where nothing was verified (e.g. the tiny smoke models), all duplicated prompts as positives: the
-        leaderboard then measures detection of duplication, not of memorization, and must say so."""
-        return DetectionBenchmark(self.prompts, np.where(self.groups == UNVERIFIED, MEMORIZED, self.groups),
-                                  self.kinds, self.replica_rate, verified=False)
-
-    def group_masks(self) -> dict[str, np.ndarray]:
-        """One boolean mask per group present, in order of first appearance."""
-        return {group: self.groups == group for group in pd.unique(self.groups)}
-
-    def subsample(self, share: float, seed: int) -> "DetectionBenchmark":
-        """A seeded `share` of each kind's prompts (at least one of each), in the original order."""
-        rng, keep = np.random.default_rng([seed, 29]), np.zeros(len(self.prompts), dtype=bool)
-        for kind in pd.unique(self.kinds):
-            members = np.flatnonzero(self.kinds == kind)
-            keep[rng.choice(members, size=max(1, round(share * len(members))), replace=False)] = True
-        return DetectionBenchmark([p for p, k in zip(self.prompts, keep) if k], self.groups[keep], self.kinds[keep],
-                                  self.replica_rate[keep], self.verified)
-
-    def design(self) -> pd.DataFrame:
-        """Per kind of prompt: how many, how many memorized, and the mean replica rate that justifies the labels."""
-        rows = []
-        for kind in pd.unique(self.kinds):
-            mask = self.kinds == kind
-            rate = self.replica_rate[mask]
-            rows.append({"kind": kind, "prompts": int(mask.sum()), "memorized": int((mask & self.memorized).sum()),
-                         "replica_rate": float(np.nanmean(rate)) if np.isfinite(rate).any() else np.nan})
-        return pd.DataFrame(rows)
 
 
 def load_model(study: Study) -> tuple[TrainedModel, np.ndarray, ImageCaptionSet]:
@@ -151,7 +92,7 @@ def build_benchmark(study: Study, trained: TrainedModel, training_images: np.nda
     return bench if bench.memorized.any() else bench.unverified_as_memorized()
 
 
-def _common(study: Study) -> dict:
+def detector_options(study: Study) -> dict:
     """The sampling arguments every detector shares."""
     return dict(steps=study.sampling.steps, seed=study.params.seed, batch_size=study.section.batch_size,
                 progress=False)
@@ -180,7 +121,7 @@ def wen_variants(study: Study, model: TextToImage, bench: DetectionBenchmark) ->
     fewest = min(section.generations)
     trajectories = {g: magnitude.magnitude_trajectory(model, bench.prompts, generations=g,
                                                       guidance=study.sampling.guidance,
-                                                      until=None if g == fewest else early, **_common(study))
+                                                      until=None if g == fewest else early, **detector_options(study))
                     for g in section.generations}
     scores = []
     for g, trajectory in trajectories.items():
@@ -190,7 +131,7 @@ def wen_variants(study: Study, model: TextToImage, bench: DetectionBenchmark) ->
         if g == fewest and reads not in first:
             scores.append(magnitude.wen_scores(trajectory))
     if model.training_scheduler().config.num_train_timesteps > OFFICIAL_FIRST_TIMESTEP:
-        common = {k: v for k, v in _common(study).items() if k != "steps"}
+        common = {k: v for k, v in detector_options(study).items() if k != "steps"}
         scores.append(magnitude.magnitude_at_timestep(model, bench.prompts, OFFICIAL_FIRST_TIMESTEP, fewest,
                                                       **common))
     return WenVariants(trajectories, scores)
@@ -200,7 +141,7 @@ def peers(study: Study, model: TextToImage, bench: DetectionBenchmark) -> list[D
     """The later detectors on the same prompts: the sampling-based ones with the most generations, the first-step
     ones with one. Carlini et al. read the bright-ending run's final images: the same seed and sampler draw the same
     images, so one sampling run serves both (each is charged that run's seconds)."""
-    many, guidance, common = max(study.section.generations), study.sampling.guidance, _common(study)
+    many, guidance, common = max(study.section.generations), study.sampling.guidance, detector_options(study)
     chen = bright_ending.bright_ending_scores(model, bench.prompts, generations=many, guidance=guidance,
                                               keep_images=True, **common)
     images = chen.details.pop("images")
@@ -319,7 +260,7 @@ def token_edits(study: Study, trained: TrainedModel, training_images: np.ndarray
     prompt's word tokens), the prompt with that token dropped, and the first-step magnitude and replica rate
     before and after. One row per prompt; the significances (for the bar charts) are in
     `frame.attrs["significance"]`."""
-    model, common = trained.model, _common(study)
+    model, common = trained.model, detector_options(study)
     generations = max(study.section.generations)
     chosen = np.flatnonzero(bench.memorized & (bench.kinds == MV))
     original = [bench.prompts[i] for i in chosen]

@@ -88,6 +88,11 @@ class Cell:
         """Each generation's nearest training image."""
         return self.training_images[self.generated.matches.indices]
 
+    @property
+    def scores(self) -> np.ndarray:
+        """Each generation's top-1 similarity to the training set."""
+        return self.generated.matches.scores
+
 
 def sample_cell(study: Study, cells: Cells, trained: TrainedModel, alignment: Callable | None,
                 mitigation: InferenceMitigation | None = None) -> tuple[np.ndarray, Matched, float | None]:
@@ -156,32 +161,34 @@ def measure(study: Study, alignment: Callable | None) -> tuple[pd.DataFrame, lis
     """Every cell, training-time then inference-time: the table (each row against its own baseline), the cells and
     the wall-clock seconds it all took."""
     start = time.perf_counter()
-    seed = study.params.seed
     rows, cells = [], []
     groups = [training_time(study, alignment)] if study.section.baseline is not None else []
     for group in (*groups, inference_time(study, alignment)):
         memorized, group_cells = group
-        base = group_cells[0]
-        for cell in group_cells:
-            rate = uncertainty.mean(cell.replica, seed)
-            change = uncertainty.paired_difference(cell.replica, base.replica, seed)
-            scores = cell.generated.matches.scores
-            descent = cell.descent
-            rows.append({
-                "label": cell.label, "mitigation": cell.mitigation, "when": cell.when,
-                "strength": json.dumps(cell.strength), "model": cell.model, "baseline": base.label,
-                "prompts": len(cell.replica), "prompts_verified": memorized.verified,
-                "generations": len(scores), "replica_rate": rate.value, "replica_rate_low": rate.low,
-                "replica_rate_high": rate.high, "change": change.value, "change_low": change.low,
-                "change_high": change.high, "verdict": "" if cell is base else verdict(change),
-                "similarity_mean": float(np.mean(scores)), "similarity_p95": float(np.percentile(scores, 95)),
-                "alignment": cell.alignment, "unet_evals_per_image": cell.unet_evals_per_image,
-                "descent_iterations_mean": np.mean(descent.iterations) if descent else np.nan,
-                "magnitude_before": np.mean(descent.magnitude_before) if descent else np.nan,
-                "magnitude_after": np.mean(descent.magnitude_after) if descent else np.nan,
-            })
+        rows += [table_row(cell, group_cells[0], memorized.verified, study.params.seed) for cell in group_cells]
         cells += group_cells
     return pd.DataFrame(rows), cells, time.perf_counter() - start
+
+
+def table_row(cell, base, verified: bool, seed: int) -> dict:
+    """One cell's row against its baseline `base`: the replica rate and its per-prompt change with intervals, the
+    verdict, similarities, alignment, cost and the first-step descent's statistics (any cell with the attributes
+    of `Cell`: label, mitigation, when, strength, model, replica, scores, alignment, unet_evals_per_image, descent)."""
+    rate = uncertainty.mean(cell.replica, seed)
+    change = uncertainty.paired_difference(cell.replica, base.replica, seed)
+    scores, descent = cell.scores, cell.descent
+    return {
+        "label": cell.label, "mitigation": cell.mitigation, "when": cell.when, "strength": json.dumps(cell.strength),
+        "model": cell.model, "baseline": base.label, "prompts": len(cell.replica), "prompts_verified": verified,
+        "generations": len(scores), "replica_rate": rate.value, "replica_rate_low": rate.low,
+        "replica_rate_high": rate.high, "change": change.value, "change_low": change.low,
+        "change_high": change.high, "verdict": "" if cell is base else verdict(change),
+        "similarity_mean": float(np.mean(scores)), "similarity_p95": float(np.percentile(scores, 95)),
+        "alignment": cell.alignment, "unet_evals_per_image": cell.unet_evals_per_image,
+        "descent_iterations_mean": np.mean(descent.iterations) if descent else np.nan,
+        "magnitude_before": np.mean(descent.magnitude_before) if descent else np.nan,
+        "magnitude_after": np.mean(descent.magnitude_after) if descent else np.nan,
+    }
 
 
 def changes_figure(table: pd.DataFrame):
@@ -201,12 +208,12 @@ def changes_figure(table: pd.DataFrame):
     return fig
 
 
-def tradeoff_figure(table: pd.DataFrame):
-    """Replica rate against alignment for the inference-time sweeps, their baseline starred."""
+def tradeoff_figure(table: pd.DataFrame, scorer: str = "small CLIP"):
+    """Replica rate against alignment (scored by `scorer`) for the inference-time sweeps, their baseline starred."""
     rest = table[table["when"] == "inference"]
     base = table[(table["when"] == "none") & (table["label"] == rest["baseline"].iloc[0])].iloc[0]
     return tradeoff(rest, x="alignment", y="replica_rate", method="mitigation", baseline=base,
-                    xlabel="alignment with the original prompt (small CLIP)", ylabel="replica rate (memorized prompts)")
+                    xlabel=f"alignment with the original prompt ({scorer})", ylabel="replica rate (memorized prompts)")
 
 
 def gallery_panels(cells: list[Cell]) -> dict[str, tuple]:
