@@ -146,3 +146,11 @@ def test_every_model_trains_in_exactly_one_stage_after_its_dataset():
         datasets = {d for d in DVC[name]["deps"] if d.startswith("data/datasets/")}
         for scale in ("default", "smoke", "gpu"):
             assert {f"data/datasets/{config.load(scale).models[m].dataset}" for m in models} == datasets, name
+
+
+def test_each_study_writes_into_its_own_uncached_folder_and_lists_its_metrics_at_top_level():
+    top = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    for study in STUDIES:
+        assert DVC[study]["outs"] == [f"data/executed/{study}.ipynb", {f"figures/{study}": {"cache": False}}]
+        assert "metrics" not in DVC[study] and "plots" not in DVC[study]
+    assert top["metrics"] == [f"figures/{study}/metrics.json" for study in STUDIES]

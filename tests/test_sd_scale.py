@@ -178,6 +178,26 @@ def test_the_replication_search_embeds_once_and_resumes(project, downloads):
     assert conditioning["metrics"]["run"] is False
 
 
+def test_an_approximate_index_is_built_once_and_rebuilt_for_another_factory(project, downloads, monkeypatch):
+    from copyscope.ann_index import ApproximateIndex
+
+    root = project(downloads)
+    study = sd_session.open_study("sd_replication", "sd")
+    exact = sd_pipeline.training_database(study)
+    queries = exact.embeddings.shard(0)[:3]
+    built = []
+    build = ApproximateIndex.build.__func__
+    monkeypatch.setattr(ApproximateIndex, "build", classmethod(lambda cls, *a, **k: built.append(a[1]) or build(
+        cls, *a, **k)))
+    for factory in ("Flat", "Flat", "IVF1,Flat"):
+        spec = study.spec.model_copy(update={"index": factory})
+        database = sd_pipeline.training_database(study.__class__(study.name, study.params.model_copy(
+            update={"stable_diffusion": spec}), study.outputs))
+        assert not database.exact and (database.top1(queries).indices == exact.top1(queries).indices).all()
+    assert built == ["Flat", "IVF1,Flat"]
+    assert (root / "data" / "sd" / "embeddings" / "sscd_disc_mixup-index").is_dir()
+
+
 def test_the_readme_lists_the_published_numbers_the_leaderboard_carries():
     from copyscope.studies.sd_detection import PUBLISHED
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from copyscope import quality
 from copyscope.artifacts.calibration import Calibration
 from copyscope.artifacts.models import TrainedModel, load_with_training_images
-from copyscope import quality
 from copyscope.metrics.replication import summarize
 from copyscope.metrics.uncertainty import HOLDS, Seeded, hierarchical
 from copyscope.report import headline

@@ -63,16 +63,37 @@ def embeddings_dir(study: SDStudy) -> Path:
 
 def training_database(study: SDStudy):
     """The training images' embeddings as a search database: embedded here once (finished shards are skipped on
-    rerun), searched exactly or through `stable_diffusion.index` with exact re-ranking."""
-    from copyscope.ann_index import ApproximateIndex
+    rerun), searched exactly or through `stable_diffusion.index` (built once, kept beside the embeddings) with exact
+    re-ranking."""
     from copyscope.sharded_embedding import EmbeddingJob, embed_shards
     from copyscope.sharded_search import ShardedDatabase
 
-    source = scale_downloads.training_images(study.spec.training_images)
-    job = EmbeddingJob(extractor=study.spec.extractor, dtype="float16")
-    embeddings = embed_shards(source, embeddings_dir(study), job, engine="local").embeddings
-    index = None if study.spec.index is None else ApproximateIndex.build(embeddings, study.spec.index)
+    spec = study.spec
+    source = scale_downloads.training_images(spec.training_images)
+    job = EmbeddingJob(extractor=spec.extractor, dtype="float16")
+    folder = embeddings_dir(study)
+    embeddings = embed_shards(source, folder, job, engine="local").embeddings
+    if spec.index is None:
+        return ShardedDatabase(embeddings)
+    index = approximate_index(embeddings, spec.index, folder.with_name(f"{spec.extractor}-index"))
     return ShardedDatabase(embeddings, index)
+
+
+def approximate_index(embeddings, factory: str, folder: Path):
+    """The FAISS index `factory` over `embeddings`: the one saved in `folder` when it was built from this set with
+    this factory, else built now and saved there."""
+    from copyscope.ann_index import ApproximateIndex
+    from copyscope.data.sources import DataError
+
+    try:
+        saved = ApproximateIndex.load(folder, embeddings)  # DataError: none there, or one over other rows
+        if saved.meta["factory"] == factory:
+            return saved
+    except DataError:
+        pass
+    index = ApproximateIndex.build(embeddings, factory)
+    index.save(folder)
+    return index
 
 
 def extractor(study: SDStudy):
@@ -101,8 +122,7 @@ def generate_and_search(study: SDStudy, model: TextToImage, asked: list[str], me
                         prepare: Prepare | None = None, kept: int = 8) -> Searched:
     """Sample one image per prompt of `asked` in chunks (chunk c seeded `seed` + c), embed each chunk, search it
     and score its CLIP alignment with `meant` (the prompts before any mitigation rewrote them; NaN without a
-    `clip_score`), keep the `kept`
-    most similar generations so far, and drop the rest."""
+    `clip_score`), keep the `kept` most similar generations so far, and drop the rest."""
     sampling, scores, rows, clip, seconds = study.sampling, [], [], [], 0.0
     best: list[tuple[float, int, np.ndarray]] = []
     for c, start in enumerate(tqdm(range(0, len(asked), CHUNK), desc="generate and search", mininterval=10)):
@@ -135,8 +155,9 @@ def clip_scorer(study: SDStudy):
 
 
 def training_images_of(study: SDStudy, database, rows: np.ndarray, resolution: int) -> np.ndarray:
-    """The training images at global rows of the database (for galleries), read from their shards."""
-    from copyscope.shards import list_shards, read_shard
+    """The training images at global rows of the database (for galleries), read from their shards a batch at a
+    time."""
+    from copyscope.shards import iter_batches, list_shards
 
     embeddings = database.embeddings
     source = {s.name: s for s in list_shards(scale_downloads.training_images(study.spec.training_images))}
@@ -144,6 +165,6 @@ def training_images_of(study: SDStudy, database, rows: np.ndarray, resolution: i
     found = {}
     for name in dict.fromkeys(embeddings.shards[i].name for i in
                               np.searchsorted(embeddings.offsets, rows, side="right") - 1):
-        ids, images = read_shard(source[name], resolution)
-        found.update({i: image for i, image in zip(ids, images) if i in wanted})
+        for ids, images in iter_batches(source[name], 256, resolution):
+            found.update({i: image for i, image in zip(ids, images) if i in wanted})
     return np.stack([found[i] for i in wanted])
