@@ -107,6 +107,10 @@ def test_with_every_download_present_the_listing_passes(project, downloads, caps
     assert cli.main(["downloads"]) == 0
     assert "every required download is present" in capsys.readouterr().out
     assert notebook.source_notebook("detection", load("sd")).name == "sd_detection.ipynb"
+    values = params_stage.stage_params(load("sd"))
+    for study in ("replication", "conditioning", "mitigation", "detection"):  # a change to it reruns the studies
+        assert values[study]["stable_diffusion"]["pipeline"] == "sd-v1-4" and values[study]["models"] == {}
+    assert params_stage.stage_params(load("smoke"))["detection"]["stable_diffusion"] is None
 
 
 def test_every_format_labels_its_prompts(project, downloads):

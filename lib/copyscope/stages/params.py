@@ -40,7 +40,9 @@ def stage_params(params: Params) -> dict:
     for study in STUDIES:
         names = [name for key, name in params.study_models() if key.split(".")[0] == study]
         studies[study] = {"scale": params.scale, "seed": params.seed, "sampling": dump["sampling"],
-                          "architecture": dump["architecture"], "study": dump[study], "models": {name: models[name] for name in dict.fromkeys(names)}}
+                          "architecture": dump["architecture"], "study": dump[study],
+                          "models": {name: models[name] for name in dict.fromkeys(names)},
+                          "stable_diffusion": dump["stable_diffusion"]}  # set: the study runs on it
     return {
         "prepare": dump["datasets"],
         "train": {name: {"seed": params.seed, "architecture": dump["architecture"], "model": spec}
