@@ -15,6 +15,7 @@ from copyscope.config import Params
 from copyscope.downloads import MissingWeights, require
 from copyscope.paths import downloads_dir
 
+DOWNLOADED = {"sscd_disc_mixup", "sscd_disc_large", "dino_vitb16", "clip_vitb32"}  # extractors with weights to fetch
 TRAINING_IMAGES_HOW = ("download the LAION images of the prompts (their URLs are in the prompt files, e.g. "
                        "Webster's `url` column) with img2dataset, output_format files or webdataset")
 
@@ -37,23 +38,22 @@ class Found:
 
 
 def needed(params: Params) -> list[Needed]:
-    """Every download the scale reads, in the order the pipeline reads them."""
-    items = [Needed(f"extractor {name}", _extractor(name), required=name == params.extractors.use)
-             for name in params.extractors.candidates if name in DOWNLOADED]
+    """Every download the scale reads, in the order the pipeline reads them: at the embedded scales the extractor
+    candidates that need weights, at `sd` what the Stable Diffusion studies load."""
     spec = params.stable_diffusion
     if spec is None:
-        return items
+        return [Needed(f"extractor {name}", _extractor(name), required=name == params.extractors.use)
+                for name in params.extractors.candidates if name in DOWNLOADED]
     from copyscope import prompt_sets
     from copyscope.models.stable_diffusion import locate
 
-    items = [Needed(f"Stable Diffusion {spec.pipeline}", lambda: locate(spec.pipeline)),
-             *(Needed(f"copy descriptor {spec.extractor}", _extractor(spec.extractor))
-               for _ in [spec.extractor] if spec.extractor in DOWNLOADED),
-             Needed(f"CLIP {spec.clip_arch} ({spec.clip_tag or spec.clip_checkpoint}) for the CLIP score",
-                    lambda: clip_checkpoint(spec)),
-             *(Needed(f"prompts: {p.format}", lambda p=p: prompt_sets.locate(p.format, p.path)) for p in spec.prompts),
-             Needed(f"training images {spec.training_images}", lambda: training_images(spec.training_images))]
-    return items
+    descriptor = [Needed(f"copy descriptor {spec.extractor}", _extractor(spec.extractor))
+                  ] if spec.extractor in DOWNLOADED else []
+    return [Needed(f"Stable Diffusion {spec.pipeline}", lambda: locate(spec.pipeline)), *descriptor,
+            Needed(f"CLIP {spec.clip_arch} ({spec.clip_tag or spec.clip_checkpoint}) for the CLIP score",
+                   lambda: clip_checkpoint(spec)),
+            *(Needed(f"prompts: {p.format}", lambda p=p: prompt_sets.locate(p.format, p.path)) for p in spec.prompts),
+            Needed(f"training images {spec.training_images}", lambda: training_images(spec.training_images))]
 
 
 def clip_checkpoint(spec) -> Path:
@@ -61,7 +61,9 @@ def clip_checkpoint(spec) -> Path:
     if spec.clip_checkpoint is not None:
         return require(spec.clip_checkpoint, f"open_clip checkpoint for {spec.clip_arch}", "your own training run",
                        "any open_clip state dict of that architecture")
-    return _open_clip(spec.clip_arch, spec.clip_tag)
+    from copyscope.embed.online import open_clip_checkpoint
+
+    return open_clip_checkpoint(spec.clip_arch, spec.clip_tag)
 
 
 def training_images(path: str | Path) -> Path:
@@ -112,8 +114,6 @@ def require_all(params: Params) -> None:
         raise MissingWeights(listing(found, params.scale))
 
 
-DOWNLOADED = {"sscd_disc_mixup", "sscd_disc_large", "dino_vitb16", "clip_vitb32"}
-
 
 def _extractor(name: str) -> Callable[[], Path]:
     """The check for a downloaded extractor's weights (registry name)."""
@@ -124,11 +124,5 @@ def _extractor(name: str) -> Callable[[], Path]:
     if name == "dino_vitb16":
         return online.dino_weights
     if name == "clip_vitb32":
-        return lambda: _open_clip(online.CLIP_ARCH, online.CLIP_TAG)
+        return lambda: online.open_clip_checkpoint(online.CLIP_ARCH, online.CLIP_TAG)
     raise ValueError(f"extractor {name!r} needs no download")
-
-
-def _open_clip(arch: str, tag: str) -> Path:
-    from copyscope.embed import online
-
-    return online.open_clip_checkpoint(arch, tag)

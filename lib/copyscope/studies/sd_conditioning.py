@@ -8,7 +8,6 @@ from __future__ import annotations
 from copyscope.report import headline
 from copyscope.studies.sd_session import SDStudy
 
-TITLE = "Conditioning on Stable Diffusion (paper B): not run at this scale"
 REASON = ("paper B's cells need one model trained per caption and duplication variant; the sd scale fine-tunes "
           "nothing, so run this study at smoke, default or gpu")
 

@@ -26,8 +26,6 @@ from copyscope.studies.prose import interval, num
 from copyscope.studies.sd_session import SDStudy
 from copyscope.studies.verdicts import record, summary
 
-TITLE = "Detection on Stable Diffusion (paper C and peers)"
-KEY_FIGURE = "roc.png"
 # Jeon et al. 2025's re-run on SD v1.4 (AUC, TPR@1%FPR), by method and sampling steps read, for n = 1 and n = 4
 # generations per prompt; None where the paper has no entry
 PUBLISHED = pd.DataFrame([
@@ -70,14 +68,11 @@ def leaderboard(results: list[DetectorScores], bench: DetectionBenchmark, seed: 
     """The embedded study's leaderboard over memorized vs clean prompts, with the AUC of each memorized kind
     against all clean prompts in place of the embedded benchmark's groups."""
     board = detection.ranked(results, bench, seed, model).drop(columns=list(EMBEDDED_COLUMNS))
-    by_label = {detection.run_label(r): r for r in results}
-    labels = [f"{m} | {s} steps | {g} gen" for m, s, g in zip(board["method"], board["steps"], board["generations"])]
-    clean = bench.clean
+    by_run = {(r.method, r.steps, r.generations): r.scores for r in results}
+    rows = [by_run[run] for run in zip(board["method"], board["steps"], board["generations"])]
     for kind in memorized_kinds(bench):
         mask = bench.memorized & (bench.kinds == kind)
-        board[f"auc_{kind}_vs_clean"] = [float(uncertainty.rank_auc(by_label[label].scores[mask],
-                                                                    by_label[label].scores[clean]))
-                                         for label in labels]
+        board[f"auc_{kind}_vs_clean"] = [float(uncertainty.rank_auc(s[mask], s[bench.clean])) for s in rows]
     return board
 
 
@@ -153,18 +148,6 @@ def headline_metrics(board: pd.DataFrame, bench: DetectionBenchmark, study: SDSt
                                                            first["auc_high"] - 0.5, int(bench.scored.sum())))
     out["summary"] = summary(out)
     return headline(out)
-
-
-def describe(key: str) -> str:
-    """A finding key of this study in words."""
-    return {"wen_first_step": "Wen et al.'s first-step magnitude (one generation) detects the memorized prompts of "
-                              "Stable Diffusion: AUC − 0.5"}[key]
-
-
-def caption(metrics: dict) -> str:
-    return (f"ROC curves on {metrics['pipeline']}, memorized vs clean prompts: Wen et al.'s first-step magnitude AUC "
-            f"{num(metrics['wen_first_step_n1_auc'])} {interval(metrics['wen_first_step_n1_auc_ci95'])}; untrained "
-            f"control {num(metrics['wen_first_step_n1_auc_untrained'])}.")
 
 
 def conclusion(metrics: dict) -> str:

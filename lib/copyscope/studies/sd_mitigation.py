@@ -22,8 +22,6 @@ from copyscope.studies.prose import interval, pct, points
 from copyscope.studies.sd_pipeline import Searched, generate_and_search, training_images_of
 from copyscope.studies.sd_session import SDStudy
 
-TITLE = "Mitigations on Stable Diffusion (paper C and later work)"
-KEY_FIGURE = "changes.png"
 GALLERY = 8
 
 
@@ -95,17 +93,9 @@ def headline_metrics(table: pd.DataFrame, study: SDStudy) -> dict:
             "replica_threshold": study.spec.replica_threshold}
 
 
-def describe(key: str) -> str:
-    return mitigation.describe(key)
-
-
 def timing(cells: list[SDCell], seconds: float) -> dict:
     """Sampling seconds per image of every cell and the study's total."""
     return {"seconds_per_image": {c.label: c.searched.seconds / len(c.scores) for c in cells}, "seconds": seconds}
-
-
-def caption(metrics: dict) -> str:
-    return mitigation.caption(metrics)
 
 
 def conclusion(metrics: dict) -> str:

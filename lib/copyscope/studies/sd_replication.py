@@ -23,8 +23,6 @@ from copyscope.studies.sd_pipeline import Searched, generate_and_search, trainin
 from copyscope.studies.sd_session import SDStudy
 from copyscope.studies.verdicts import record, summary
 
-TITLE = "Replication search on Stable Diffusion (paper A)"
-KEY_FIGURE = "histograms.png"
 GALLERY = 8
 
 
@@ -89,18 +87,8 @@ def headline_metrics(study: SDStudy, bench: DetectionBenchmark, searched: Search
     return headline(out)
 
 
-def describe(key: str) -> str:
-    return {"memorized_replicate_more": "memorized prompts' generations copy the training images more often than "
-                                        "clean prompts' (replica fraction)"}[key]
-
-
 def timing(searched: Searched, seconds: float) -> dict:
     return {"seconds_per_image": searched.seconds / len(searched.matches.scores), "seconds": seconds}
-
-
-def caption(metrics: dict) -> str:
-    return (f"Top-1 similarity among {metrics['training_images']} training images: memorized prompts replicate "
-            f"{pct(metrics['memorized_replica_fraction'])}, clean prompts {pct(metrics['clean_replica_fraction'])}.")
 
 
 def conclusion(metrics: dict) -> str:
