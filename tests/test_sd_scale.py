@@ -3,6 +3,7 @@ notebooks' code, cell by cell, on a tiny random-weight pipeline in the diffusers
 SSCD, a tiny open_clip, prompt files in every format and img2dataset training shards. It checks the plumbing (VAE
 latents, the fp16 setting on CPU, labels carried from the files to the metrics, resumable embedding), not the
 science: the weights are random."""
+import dataclasses
 import json
 
 import matplotlib
@@ -195,8 +196,8 @@ def test_an_approximate_index_is_built_once_and_rebuilt_for_another_factory(proj
         cls, *a, **k)))
     for factory in ("Flat", "Flat", "IVF1,Flat"):
         spec = study.spec.model_copy(update={"index": factory})
-        database = sd_pipeline.training_database(study.__class__(study.name, study.params.model_copy(
-            update={"stable_diffusion": spec}), study.outputs))
+        indexed = dataclasses.replace(study, params=study.params.model_copy(update={"stable_diffusion": spec}))
+        database = sd_pipeline.training_database(indexed)
         assert not database.exact and (database.top1(queries).indices == exact.top1(queries).indices).all()
     assert built == ["Flat", "IVF1,Flat"]
     assert (root / "data" / "sd" / "embeddings" / "sscd_disc_mixup-index").is_dir()
