@@ -59,9 +59,10 @@ def test_references_between_sections_are_checked():
 def test_model_training_overrides_apply_to_that_model_only():
     raw = copy.deepcopy(RAW)
     raw["models"]["other"] = {**raw["models"]["cond-instance"], "training": {"steps": 3}}
+    raw["models"]["plain"] = {key: value for key, value in raw["models"]["cond-instance"].items() if key != "training"}
     params = config.resolve(raw, "default")
     assert params.models["other"].training.steps == 3
-    assert params.models["mit-base"].training.steps == params.training.steps
+    assert params.models["plain"].training.steps == params.training.steps
 
 
 def test_a_model_not_trained_at_a_scale_cannot_be_read_and_twins_need_their_baseline():
@@ -74,6 +75,24 @@ def test_a_model_not_trained_at_a_scale_cannot_be_read_and_twins_need_their_base
     with pytest.raises(config.ConfigError, match="need a baseline twin"):
         config.resolve(raw, "default")
     assert config.resolve(RAW, "default").mitigation.baseline is None  # the default scale trains no twin
+    raw["mitigation"]["baseline"] = "mit-base"
+    raw["models"]["mit-base"]["seeds"], raw["models"]["mit-mc"]["seeds"] = 3, 2
+    with pytest.raises(config.ConfigError, match="as many seeds as their baseline"):
+        config.resolve(raw, "default")
+
+
+@pytest.mark.parametrize("change", [{"finetune": "ghost"}, {"finetune": "cond-instance"},
+                                    {"finetune": "mit-base"}, {"dataset": "shapes"}])
+def test_a_fine_tuned_model_starts_from_a_model_of_its_dataset_trained_from_scratch(change):
+    raw = copy.deepcopy(RAW)
+    raw["models"]["other"] = {**raw["models"]["mit-base"], **change}
+    with pytest.raises(config.ConfigError, match="models.other.finetune: .* must be a model trained from scratch"):
+        config.resolve(raw, "default")
+    raw["models"]["other"] = {**raw["models"]["mit-base"], "finetune": "detect", "seeds": 1}
+    raw["models"]["detect"]["seeds"] = 0
+    raw["mitigation"]["inference_model"] = raw["detection"]["model"] = "other"
+    with pytest.raises(config.ConfigError, match="finetune: .detect. must"):  # the base is not trained at this scale
+        config.resolve(raw, "default")
 
 
 def test_yaml_anchors_give_mitigation_models_the_baseline_data():

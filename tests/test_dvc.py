@@ -138,14 +138,17 @@ def trained_models(stage: dict) -> list[str]:
     return models
 
 
-def test_every_model_trains_in_exactly_one_stage_after_its_dataset():
+def test_every_model_trains_in_exactly_one_stage_after_its_dataset_and_the_model_it_fine_tunes():
     stages = {name: trained_models(stage) for name, stage in DVC.items() if name.startswith("train-")}
     trained = [model for models in stages.values() for model in models]
     assert sorted(trained) == sorted(config.load("default").models)
     for name, models in stages.items():
         datasets = {d for d in DVC[name]["deps"] if d.startswith("data/datasets/")}
+        bases = {d for d in DVC[name]["deps"] if d.startswith("data/models/")}  # what its fine-tunes start from
         for scale in ("default", "smoke", "gpu"):
-            assert {f"data/datasets/{config.load(scale).models[m].dataset}" for m in models} == datasets, name
+            specs = [config.load(scale).models[m] for m in models]
+            assert {f"data/datasets/{spec.dataset}" for spec in specs} == datasets, name
+            assert {f"data/models/{spec.finetune}" for spec in specs if spec.finetune} == bases, name
 
 
 def test_each_study_writes_into_its_own_uncached_folder_and_lists_its_metrics_at_top_level():

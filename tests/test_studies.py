@@ -1,5 +1,6 @@
 """The studies' glue in lib: the one generate → embed → match path, per-study tables, headline metrics, verdicts
 and conclusions."""
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -270,7 +271,9 @@ def _mitigations():
     table = pd.DataFrame([{"label": m, "mitigation": "baseline" if w == "none" else m, "when": w, "strength": "{}",
                            "replica_rate": r, "replica_rate_low": r - 0.1, "replica_rate_high": r + 0.1,
                            "change": c, "change_low": lo, "change_high": hi, "prompts": 16, "prompts_verified": True,
-                           "alignment": {"d": 0.2, "e": 0.3}.get(m, 0.25), "descent_iterations_mean": np.nan}
+                           "alignment": {"d": 0.2, "e": 0.3}.get(m, 0.25), "descent_iterations_mean": np.nan,
+                           "seeds": 1 if w == "inference" or m == "baseline (inference)" else 3,
+                           "change_by_seed": json.dumps([c] if w == "inference" else [c - 0.1, c, c + 0.1])}
                           for m, w, r, c, lo, hi in rows])
     table["baseline"] = ["baseline (training)"] * 3 + ["baseline (inference)"] * 4
     table["verdict"] = [mitigation.verdict(uncertainty.Estimate(c, lo, hi, 16)) if w != "none" else ""
@@ -295,7 +298,7 @@ def test_mitigation_best_is_the_credited_one_with_the_largest_fall_then_best_ali
 
 def test_mitigation_headline_metrics_and_conclusion():
     metrics = mitigation.headline_metrics(_mitigations(), "default")
-    assert is_flat(metrics) and len(metrics) <= 40 and metrics["seeds"] == 1
+    assert is_flat(metrics) and len(metrics) <= 40 and metrics["seeds"] == 3  # the twins'; the inference model is one
     # the largest point fall of each kind, judged by its interval (a: [-0.4, -0.1]; d before e on the fall)
     assert metrics["verdict_training_time"] == "holds" and metrics["training_time_difference_ci95"] == [-0.4, -0.1]
     assert metrics["verdict_inference_time"] == "holds" and metrics["summary"] == "2 of 2 findings hold"
@@ -305,15 +308,19 @@ def test_mitigation_headline_metrics_and_conclusion():
     assert metrics["best_training"] == "a" and metrics["best_training_change_ci95"] == [-0.4, -0.1]
     text = mitigation.conclusion(metrics)
     assert "16 verified memorized prompts replicate 80.0% [70.0%, 90.0%]" in text
+    assert "16 verified memorized prompts (over its 3 training seeds) 50.0% [40.0%, 60.0%]" in text
     assert "3 of 5 settings lower copying" in text and "`a`, replica rate change [-40.0 points, -10.0 points]" in text
     none = _mitigations()
     none.loc[none["when"] == "training", "verdict"] = mitigation.NOT_SHOWN
     assert "No training-time mitigation is shown to lower copying" in mitigation.conclusion(
         mitigation.headline_metrics(none, "default"))
     assert "3 of 5 settings lower copying" in mitigation.caption(metrics)
-    assert len(mitigation.changes_figure(_mitigations()).axes[0].get_yticklabels()) == 5
+    figure = mitigation.changes_figure(_mitigations())
+    assert len(figure.axes[0].get_yticklabels()) == 5
+    assert len(figure.axes[0].collections[-1].get_offsets()) == 2 * 3  # each training seed of the two twins
     no_twin = mitigation.headline_metrics(_mitigations().iloc[3:], "default")  # a scale without training-time cells
     assert no_twin["training_baseline_prompts"] is None and no_twin["training_baseline_replica_rate"] is None
+    assert no_twin["seeds"] == 1
     assert "no training-time twin is trained at this scale" in mitigation.conclusion(no_twin)
     assert len(mitigation.changes_figure(_mitigations().iloc[3:]).axes[0].get_yticklabels()) == 3
 
@@ -333,7 +340,12 @@ def test_mitigation_measures_memorized_prompts_of_both_baselines(scenes, tmp_pat
     table, cells, seconds = mitigation.measure(study, alignment=lambda images, prompts: np.full(len(images), 0.5))
     assert table["label"].tolist() == ["baseline (training)", "mc (training)", "baseline (inference)",
                                        "rt n_tokens=1 (inference)", "embedding_optimisation target=0.0 (inference)"]
-    assert (table["prompts"] == 3).all() and (table["generations"] == 6).all() and table["prompts_verified"].all()
+    twins = table["when"] != "inference"
+    twins.iloc[2] = False  # the inference baseline
+    assert (table["seeds"] == np.where(twins, 2, 1)).all()  # the smoke twins' 2 training seeds, each on its prompts
+    assert (table["prompts"] == np.where(twins, 6, 3)).all() and (table["generations"] == 2 * table["prompts"]).all()
+    assert table["change_by_seed"].map(json.loads).map(len).tolist() == [2, 2, 1, 1, 1]
+    assert table["prompts_verified"].all()
     assert table["baseline"].tolist() == ["baseline (training)"] * 2 + ["baseline (inference)"] * 3
     optimised = table.iloc[-1]
     assert optimised["descent_iterations_mean"] == 10 and optimised["unet_evals_per_image"] == 6 + 1 + 10

@@ -1,12 +1,14 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from copyscope.data.training_set import TrainingSet
 from copyscope.config import Training
 from copyscope import config, paths
 from copyscope.artifacts.models import RECORD, load_trained
+from copyscope.errors import MissingOutput
 from copyscope.stages import prepare
 from copyscope.stages import train as train_stage
 from copyscope.stages.train import parallel_workers
@@ -166,3 +168,29 @@ def test_a_rerun_keeps_unchanged_models_and_retrains_changed_values_or_code(tmp_
     monkeypatch.setattr(train_stage, "library_digest", lambda: "other code")
     train_stage.run(names, changed)
     assert all(records()[n] != second[n] for n in names)
+
+
+def test_a_fine_tune_starts_from_its_base_on_images_the_base_never_saw_and_follows_its_retraining(tmp_path,
+                                                                                                  monkeypatch):
+    params = config.load("smoke")
+    monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path))
+    prepare.run("scenes", params)
+    with pytest.raises(MissingOutput, match="fine-tunes 'detect', whose seed 0 is not trained yet"):
+        train_stage.run(["mit-base"], params)
+    assert not paths.model_dir("mit-base", 0).exists()  # refused before any training
+    train_stage.run(["detect"], params)
+    base = load_trained("detect").record
+    twin = params.models["mit-base"]
+    starting, origin = train_stage.starting_model(params, "mit-base", 1, torch.device("cpu"))
+    torch.testing.assert_close(_weights(starting), _weights(load_trained("detect").model))
+    assert origin == {"model": "detect", "seed": 0, "fingerprint": base["fingerprint"]}  # seed 1 of 1 base seed
+    train_stage.run(["mit-base"], params)
+    records = [json.loads((paths.model_dir("mit-base", k) / RECORD).read_text()) for k in range(twin.seeds)]
+    assert len(records[0]["ids"]) == twin.n_train and not set(records[0]["ids"]) & set(base["ids"])
+    assert records[0]["ids"] == records[1]["ids"] and records[0]["finetuned_from"]["model"] == "detect"
+    first = (paths.model_dir("mit-base", 0) / RECORD).stat().st_mtime_ns
+    train_stage.run(["mit-base"], params)
+    assert (paths.model_dir("mit-base", 0) / RECORD).stat().st_mtime_ns == first  # unchanged: kept
+    (paths.model_dir("detect", 0) / RECORD).write_text(json.dumps({**base, "fingerprint": "retrained"}))
+    train_stage.run(["mit-base"], params)
+    assert (paths.model_dir("mit-base", 0) / RECORD).stat().st_mtime_ns != first  # the base changed: fine-tuned again

@@ -105,3 +105,18 @@ def test_a_group_difference_resamples_each_group_on_its_own():
     assert apart.value == pytest.approx(0.6) and apart.low > 0 and apart.n == 50
     same = uncertainty.group_difference(high, high[::-1], seed=0)
     assert same.value == 0 and same.low < 0 < same.high
+
+
+def test_a_seeded_mean_is_the_units_bootstrap_for_one_seed_and_resamples_seeds_for_several():
+    rng = np.random.default_rng(0)
+    after, before = rng.random(12), rng.random(12)
+    assert uncertainty.seeded_mean(after, None, before) == uncertainty.paired_difference(after, before)
+    assert uncertainty.seeded_mean(after, np.zeros(12, int)) == uncertainty.mean(after)
+    seeds = np.repeat([0, 1, 2], 4)
+    agreeing = np.tile(after[:4], 3)  # three seeds alike: only the units vary
+    disagreeing = agreeing + np.repeat([0.0, 0.5, 1.0], 4)  # each seed shifted by another amount
+    one, several = (uncertainty.seeded_mean(v, seeds) for v in (agreeing, disagreeing))
+    assert several.value == pytest.approx(agreeing.mean() + 0.5) and several.n == 12
+    assert several.high - several.low > 2 * (one.high - one.low)
+    paired = uncertainty.seeded_mean(disagreeing, seeds, minus=disagreeing - 0.2)  # the same change in every seed
+    assert [paired.value, paired.low, paired.high] == pytest.approx([0.2] * 3)  # pairing removes the seeds' spread

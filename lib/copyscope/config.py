@@ -156,6 +156,9 @@ class ModelSpec(Strict):
     # independent trainings of the same data (training seeds params.seed + 0 .. seeds - 1: initialisation, batch
     # order and noise); the training subset and its duplicates stay those of params.seed
     seeds: Annotated[int, Field(ge=0, le=16)] = 1  # 0: not trained at this scale (no study may read it)
+    # fine-tune a trained model of the same dataset (seed k starts from its seed k mod its seeds) on images it did not
+    # train on, as papers B and C fine-tune a pretrained model; None: train from scratch
+    finetune: str | None = None
     training: Training  # the shared `training` section with the model's own overrides merged in
 
 
@@ -382,6 +385,12 @@ class Params(Strict):
         for name, spec in self.models.items():
             if spec.dataset not in self.datasets:
                 raise ValueError(f"models.{name}.dataset names unknown dataset {spec.dataset!r}")
+        for name, spec in self.models.items():
+            base = self.models.get(spec.finetune) if spec.finetune else None
+            if spec.finetune and (base is None or base.dataset != spec.dataset or base.finetune
+                                  or (spec.seeds and not base.seeds)):
+                raise ValueError(f"models.{name}.finetune: {spec.finetune!r} must be a model trained from scratch on "
+                                 f"the same dataset ({spec.dataset!r}), and at this scale if {name!r} is")
         for section in ("extractors", "alignment"):
             dataset = getattr(self, section).dataset
             if dataset not in self.datasets:
@@ -393,10 +402,13 @@ class Params(Strict):
                 raise ValueError(f"{where} reads model {name!r}, which has seeds: 0 (not trained at this scale)")
         twins = [self.mitigation.baseline, *self.mitigation.training] if self.mitigation.baseline else []
         for study, names in (("conditioning", self.conditioning.models), ("mitigation", twins)):
-            shared = {(self.models[m].dataset, self.models[m].n_train, self.models[m].training) for m in names}
+            shared = {(self.models[m].dataset, self.models[m].n_train, self.models[m].training,
+                       self.models[m].finetune) for m in names}
             if len(shared) > 1:
-                raise ValueError(f"{study}: its models must share dataset, n_train and training, so that each cell "
-                                 f"differs in one thing only")
+                raise ValueError(f"{study}: its models must share dataset, n_train, training and finetune, so that "
+                                 f"each cell differs in one thing only")
+            if study == "mitigation" and len({self.models[m].seeds for m in names}) > 1:
+                raise ValueError("mitigation: the twins must have as many seeds as their baseline (paired by seed)")
         return self
 
     def study_models(self) -> list[tuple[str, str]]:

@@ -168,6 +168,18 @@ def hierarchical(cell: Seeded, statistic, minus: Seeded | None = None, seed: int
     return Estimate(value, float(low), float(high), cell.n_units)
 
 
+def seeded_mean(values, seeds=None, minus=None, seed: int = 0) -> Estimate:
+    """The mean of per-unit values (minus `minus` on the same units: a paired change) with its interval, where
+    `seeds` gives each unit's training seed: resampling the units (`mean`) when they come from one seed, and seeds
+    then units within a seed (`hierarchical`, the value a mean over seeds) when from several."""
+    values = np.asarray(values, dtype=float) - (0.0 if minus is None else np.asarray(minus, dtype=float))
+    seeds = np.zeros(len(values), dtype=int) if seeds is None else np.asarray(seeds)
+    if len(np.unique(seeds)) < 2:
+        return mean(values, seed)
+    per_seed = [values[seeds == s] for s in np.unique(seeds)]
+    return hierarchical(Seeded.of((v, np.arange(len(v))) for v in per_seed), np.mean, seed=seed)
+
+
 def verdict(difference: Estimate, direction: int = 1) -> str:
     """"holds" when the difference's 95% interval excludes zero in the paper's direction (+1: the first cell is
     higher), else "not shown at this scale"."""

@@ -13,25 +13,28 @@ import numpy as np
 import torch
 
 from copyscope import paths, validation
-from copyscope.artifacts.models import RECORD
+from copyscope.artifacts.models import RECORD, load_trained
 from copyscope.atomic import atomic_directory
 from copyscope.config import Params
 from copyscope.data.dataset import ImageCaptionSet
 from copyscope.data.training_set import TrainingSet
 from copyscope.devices import pick_device
+from copyscope.errors import MissingOutput
 from copyscope.mitigation.factory import training_hooks, training_set_options
-from copyscope.models.text_to_image import build_pixel_model
+from copyscope.models.text_to_image import TextToImage, build_pixel_model
 from copyscope.stages.model_folder import keep_seeds
 from copyscope.training import train
 
 
 def training_subset(n_images: int, n_train: int | None, seed: int, families: np.ndarray | None = None,
-                    templates: bool = False) -> np.ndarray:
+                    templates: bool = False, left_out=()) -> np.ndarray:
     """Indices of the first n_train images of a seeded permutation: subsets of growing size are nested. Template
-    family members are left out, or (`templates`) all taken first and the rest filled with singles."""
+    family members are left out, or (`templates`) all taken first and the rest filled with singles; so are the
+    images `left_out` (a fine-tuned model's base's)."""
     family = np.full(n_images, -1) if families is None else np.asarray(families)
     members = np.flatnonzero(family >= 0) if templates else np.zeros(0, dtype=int)
     singles = np.random.default_rng([seed, 7]).permutation(np.flatnonzero(family < 0))
+    singles = singles[~np.isin(singles, left_out)]
     wanted = n_train or len(members) + len(singles)
     if wanted > len(members) + len(singles) or wanted < len(members):
         raise ValueError(f"n_train {n_train} does not fit the dataset: {len(singles)} single images and "
@@ -43,10 +46,17 @@ def training_set(name: str, params: Params) -> TrainingSet:
     """The images, captions and duplication that model `name` trains on (MC training adds multiple captions)."""
     spec = params.models[name]
     data = ImageCaptionSet.load(paths.dataset_dir(spec.dataset))
-    indices = training_subset(len(data), spec.n_train, params.seed, data.families,
-                              spec.duplication.template_factor > 1)
+    indices = training_indices(name, params, data)
     multiple = spec.multiple_captions or training_set_options(spec.mitigation.name).get("multiple_captions", False)
     return TrainingSet(data.subset(indices), spec.captions, spec.duplication, multiple, seed=params.seed)
+
+
+def training_indices(name: str, params: Params, data: ImageCaptionSet) -> np.ndarray:
+    """Which images of its dataset model `name` trains on (a fine-tuned model: none of its base's)."""
+    spec = params.models[name]
+    left_out = training_indices(spec.finetune, params, data) if spec.finetune else ()
+    return training_subset(len(data), spec.n_train, params.seed, data.families, spec.duplication.template_factor > 1,
+                           left_out)
 
 
 def run(names: list[str], params: Params) -> None:
@@ -56,10 +66,22 @@ def run(names: list[str], params: Params) -> None:
     (its outputs persist between runs) retrains only those whose values changed; a model with `seeds: 0` (not
     trained at this scale) is an empty folder."""
     validation.check(params)
+    _require_bases(names, params)
     sets = {name: training_set(name, params) for name in names if params.models[name].seeds}
     train_jobs(params, sets, [(name, k) for name in sets for k in range(params.models[name].seeds)])
     for name in names:
         keep_seeds(name, params.models[name].seeds)
+
+
+def _require_bases(names: list[str], params: Params) -> None:
+    """Before any training: every trained seed that a fine-tuned model starts from exists."""
+    for name in names:
+        spec = params.models[name]
+        if spec.seeds and spec.finetune:
+            for k in range(params.models[spec.finetune].seeds):
+                if not (paths.model_dir(spec.finetune, k) / RECORD).is_file():
+                    raise MissingOutput(f"model {name!r} fine-tunes {spec.finetune!r}, whose seed {k} is not trained "
+                                        f"yet: train it first (`python -m copyscope train {spec.finetune}`)")
 
 
 # A worker process spends about 10 s importing torch and diffusers (measured on 2 cores), some 20 steps of a
@@ -115,13 +137,13 @@ def training_steps(spec, data: TrainingSet) -> int:
 def _train_seed(name: str, params: Params, data: TrainingSet, k: int, device) -> None:
     spec, seed = params.models[name], params.seed + k
     config = spec.training.model_copy(update={"steps": training_steps(spec, data)})
+    model, base = starting_model(params, name, k, device)
     fingerprint = _fingerprint(spec.model_dump(), config.model_dump(), params.architecture.model_dump(), seed,
-                               device.type, data.data.images, library_digest())
+                               device.type, data.data.images, library_digest(), base)
     folder = paths.model_dir(name, k)
     if (folder / RECORD).is_file() and json.loads((folder / RECORD).read_text()).get("fingerprint") == fingerprint:
         return
     hooks = training_hooks(spec.mitigation.name, **spec.mitigation.params)
-    model = untrained_model(params, name, k).to(device)
     checkpoint = paths.repo_root() / "data" / "checkpoints" / f"{name}-seed-{k}.pt"
     result = train(model, data, config, checkpoint, seed, fingerprint, hooks)
     with atomic_directory(folder) as tmp:
@@ -131,7 +153,7 @@ def _train_seed(name: str, params: Params, data: TrainingSet, k: int, device) ->
             "ids": data.data.ids, "prompts": [data.prompt(i) for i in range(len(data))],
             "duplicated": data.duplicated.tolist(), "duplication_kind": data.duplication_kind(),
             "family": ([-1] * len(data) if data.data.families is None else data.data.families.tolist()),
-            "mitigation": spec.mitigation.model_dump(), "steps": result.steps,
+            "mitigation": spec.mitigation.model_dump(), "finetuned_from": base, "steps": result.steps,
             "draws_per_image": result.steps * config.batch_size / len(data.data),
             "final_loss": float(np.mean([r["loss"] for r in result.log[-100:]])), "device": device.type,
             "fingerprint": fingerprint,
@@ -142,6 +164,17 @@ def _train_seed(name: str, params: Params, data: TrainingSet, k: int, device) ->
             handle.write("step,loss,kept\n")
             handle.writelines(f"{r['step']},{r['loss']:.6f},{r['kept']:.4f}\n" for r in result.log)
     checkpoint.unlink(missing_ok=True)
+
+
+def starting_model(params: Params, name: str, k: int, device: torch.device) -> tuple[TextToImage, dict | None]:
+    """What seed k of model `name` trains from: its untrained model, or (fine-tuning) seed k mod n of its base's n
+    trained seeds, with {model, seed, fingerprint} of that base."""
+    spec = params.models[name]
+    if spec.finetune is None:
+        return untrained_model(params, name, k).to(device), None
+    base_seed = k % params.models[spec.finetune].seeds
+    trained = load_trained(spec.finetune, device, base_seed)
+    return trained.model, {"model": spec.finetune, "seed": base_seed, "fingerprint": trained.record["fingerprint"]}
 
 
 def untrained_model(params: Params, name: str, k: int = 0):

@@ -5,9 +5,10 @@ change from its baseline with an interval, and a verdict from that interval.
 Which prompts count is decided first, by verification with one seed (the labels): the duplicated (MV and TV)
 prompts whose generations are mostly replicas. Every cell then samples those prompts `per_item` times with another
 seed, so the labels and the measurements do not share generations. Inference-time mitigations sample the detection
-model; training-time ones are retrained twins of a smaller model built the same way (same data, steps and seed),
-each compared with that twin's baseline on the same prompts. A mitigation "lowers copying" only when the interval
-of the per-prompt change excludes zero below; otherwise the verdict is "not shown at this scale".
+model; training-time ones are twins fine-tuned from it on new duplicated images (same data, steps and seeds), each
+seed compared with the baseline twin of that seed on that seed's memorized prompts. With several seeds the interval
+resamples seeds, then prompts within a seed. A mitigation "lowers copying" only when the interval of the per-prompt
+change excludes zero below; otherwise the verdict is "not shown at this scale".
 Compute cost is UNet evaluations per image (2 per guided DDIM step, plus any first-step descent); seconds go to
 timing.json only.
 """
@@ -54,10 +55,10 @@ class Cells:
     verified: bool  # False: no duplicated prompt was verified, and all of them stand in
 
 
-def memorized_cells(study: Study, name: str) -> Cells:
-    """Verify model `name`'s duplicated prompts with the labels seed (`per_item` generations each) and keep the
-    memorized ones (all duplicated prompts, flagged, when none is)."""
-    trained, training_images = load_with_training_images(name)
+def memorized_cells(study: Study, name: str, training_seed: int = 0) -> Cells:
+    """Verify the duplicated prompts of training seed `training_seed` of model `name` with the labels seed
+    (`per_item` generations each) and keep the memorized ones (all duplicated prompts, flagged, when none is)."""
+    trained, training_images = load_with_training_images(name, training_seed)
     candidates = duplicated_candidates(trained)
     if not candidates:
         raise ValueError(f"mitigation: model {name!r} has no duplicated prompts to mitigate")
@@ -76,22 +77,27 @@ class Cell:
     when: str  # "none" (a baseline), "training" or "inference"
     strength: dict
     model: str
-    replica: np.ndarray  # (prompts,): each prompt's replica rate over its generations
-    generated: Matched
+    replica: np.ndarray  # (prompts,): each prompt's replica rate over its generations, training seed after seed
+    generated: list[Matched]  # per training seed
     alignment: float | None
     unet_evals_per_image: float
     training_images: np.ndarray
     descent: FirstStepDescent | None = None
+    training_seeds: np.ndarray | None = None  # each prompt's training seed; None: one model
+
+    @property
+    def generations(self) -> np.ndarray:
+        return np.concatenate([g.generations for g in self.generated])
 
     @property
     def nearest(self) -> np.ndarray:
         """Each generation's nearest training image."""
-        return self.training_images[self.generated.matches.indices]
+        return self.training_images[np.concatenate([g.matches.indices for g in self.generated])]
 
     @property
     def scores(self) -> np.ndarray:
         """Each generation's top-1 similarity to the training set."""
-        return self.generated.matches.scores
+        return np.concatenate([g.matches.scores for g in self.generated])
 
 
 def sample_cell(study: Study, cells: Cells, trained: TrainedModel, alignment: Callable | None,
@@ -111,37 +117,44 @@ def sample_cell(study: Study, cells: Cells, trained: TrainedModel, alignment: Ca
     return hits.mean(axis=1), generated, score
 
 
-def training_time(study: Study, alignment: Callable | None) -> tuple[Cells, list[Cell]]:
-    """The twin baseline and every retrained twin on the baseline's memorized prompts."""
+def training_time(study: Study, alignment: Callable | None) -> tuple[bool, list[Cell]]:
+    """The twin baseline and every mitigated twin, each training seed on the memorized prompts of that seed's
+    baseline; whether every seed's prompts were verified."""
     section = study.section
-    cells = memorized_cells(study, section.baseline)
+    seeds = range(study.params.models[section.baseline].seeds)
+    memorized = [memorized_cells(study, section.baseline, k) for k in seeds]
     out = []
     for name in [section.baseline, *section.training]:
-        trained = cells.trained if name == section.baseline else load_with_training_images(name)[0]
-        replica, generated, score = sample_cell(study, cells, trained, alignment)
+        sampled = [sample_cell(study, cells, cells.trained if name == section.baseline else
+                               load_with_training_images(name, k)[0], alignment) for k, cells in zip(seeds, memorized)]
+        counts = [len(replica) for replica, _, _ in sampled]
+        score = None if alignment is None else float(np.average([s for _, _, s in sampled], weights=counts))
         spec = study.params.models[name].mitigation
         baseline = name == section.baseline
         out.append(Cell(f"{BASELINE} (training)" if baseline else label(spec.name, "training", spec.params),
                         BASELINE if baseline else spec.name, "none" if baseline else "training", spec.params, name,
-                        replica, generated, score, 2.0 * study.sampling.steps, cells.training_images))
-    return cells, out
+                        np.concatenate([replica for replica, _, _ in sampled]), [g for _, g, _ in sampled], score,
+                        2.0 * study.sampling.steps, memorized[0].training_images,
+                        training_seeds=np.repeat(list(seeds), counts)))
+    return all(cells.verified for cells in memorized), out
 
 
-def inference_time(study: Study, alignment: Callable | None) -> tuple[Cells, list[Cell]]:
-    """The detection model plainly sampled, then with every point of every inference-time sweep."""
+def inference_time(study: Study, alignment: Callable | None) -> tuple[bool, list[Cell]]:
+    """The detection model plainly sampled, then with every point of every inference-time sweep; whether its
+    prompts were verified."""
     section = study.section
     cells = memorized_cells(study, section.inference_model)
     replica, generated, score = sample_cell(study, cells, cells.trained, alignment)
-    out = [Cell(f"{BASELINE} (inference)", BASELINE, "none", {}, section.inference_model, replica, generated, score,
-                2.0 * study.sampling.steps, cells.training_images)]
+    out = [Cell(f"{BASELINE} (inference)", BASELINE, "none", {}, section.inference_model, replica, [generated],
+                score, 2.0 * study.sampling.steps, cells.training_images)]
     for name, options in section.inference_points():
         mitigation = inference_mitigation(name, **options)
         replica, generated, score = sample_cell(study, cells, cells.trained, alignment, mitigation)
         descent = mitigation.prepare if isinstance(mitigation.prepare, FirstStepDescent) else None
         out.append(Cell(label(name, "inference", options), name, "inference", options, section.inference_model,
-                        replica, generated, score, 2.0 * study.sampling.steps + mitigation.extra_unet_evals_per_image,
+                        replica, [generated], score, 2.0 * study.sampling.steps + mitigation.extra_unet_evals_per_image,
                         cells.training_images, descent))
-    return cells, out
+    return cells.verified, out
 
 
 def label(name: str, when: str, options: dict) -> str:
@@ -163,26 +176,30 @@ def measure(study: Study, alignment: Callable | None) -> tuple[pd.DataFrame, lis
     start = time.perf_counter()
     rows, cells = [], []
     groups = [training_time(study, alignment)] if study.section.baseline is not None else []
-    for group in (*groups, inference_time(study, alignment)):
-        memorized, group_cells = group
-        rows += [table_row(cell, group_cells[0], memorized.verified, study.params.seed) for cell in group_cells]
+    for verified, group_cells in (*groups, inference_time(study, alignment)):
+        rows += [table_row(cell, group_cells[0], verified, study.params.seed) for cell in group_cells]
         cells += group_cells
     return pd.DataFrame(rows), cells, time.perf_counter() - start
 
 
 def table_row(cell, base, verified: bool, seed: int) -> dict:
-    """One cell's row against its baseline `base`: the replica rate and its per-prompt change with intervals, the
+    """One cell's row against its baseline `base` (the same prompts of the same training seeds): the replica rate
+    and its per-prompt change with intervals (`uncertainty.seeded_mean`), the change of each training seed, the
     verdict, similarities, alignment, cost and the first-step descent's statistics (any cell with the attributes
-    of `Cell`: label, mitigation, when, strength, model, replica, scores, alignment, unet_evals_per_image, descent)."""
-    rate = uncertainty.mean(cell.replica, seed)
-    change = uncertainty.paired_difference(cell.replica, base.replica, seed)
+    of `Cell`: label, mitigation, when, strength, model, replica, training_seeds, scores, alignment,
+    unet_evals_per_image, descent)."""
+    seeds = np.zeros(len(cell.replica), dtype=int) if cell.training_seeds is None else cell.training_seeds
+    rate = uncertainty.seeded_mean(cell.replica, seeds, seed=seed)
+    change = uncertainty.seeded_mean(cell.replica, seeds, minus=base.replica, seed=seed)
+    by_seed = [float(np.mean(cell.replica[seeds == s] - base.replica[seeds == s])) for s in np.unique(seeds)]
     scores, descent = cell.scores, cell.descent
     return {
         "label": cell.label, "mitigation": cell.mitigation, "when": cell.when, "strength": json.dumps(cell.strength),
-        "model": cell.model, "baseline": base.label, "prompts": len(cell.replica), "prompts_verified": verified,
-        "generations": len(scores), "replica_rate": rate.value, "replica_rate_low": rate.low,
-        "replica_rate_high": rate.high, "change": change.value, "change_low": change.low,
-        "change_high": change.high, "verdict": "" if cell is base else verdict(change),
+        "model": cell.model, "baseline": base.label, "seeds": len(by_seed), "prompts": len(cell.replica),
+        "prompts_verified": verified, "generations": len(scores), "replica_rate": rate.value,
+        "replica_rate_low": rate.low, "replica_rate_high": rate.high, "change": change.value, "change_low": change.low,
+        "change_high": change.high, "change_by_seed": json.dumps(by_seed),
+        "verdict": "" if cell is base else verdict(change),
         "similarity_mean": float(np.mean(scores)), "similarity_p95": float(np.percentile(scores, 95)),
         "alignment": cell.alignment, "unet_evals_per_image": cell.unet_evals_per_image,
         "descent_iterations_mean": np.mean(descent.iterations) if descent else np.nan,
@@ -192,7 +209,8 @@ def table_row(cell, base, verified: bool, seed: int) -> dict:
 
 
 def changes_figure(table: pd.DataFrame):
-    """Every mitigation's change in replica rate from its baseline with its 95% interval."""
+    """Every mitigation's change in replica rate from its baseline with its 95% interval, and each training seed's
+    change as a small grey point where there are several."""
     rest = table[table["when"] != "none"].iloc[::-1].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(rest) + 1.2))
     for when, colour in (("training", "tab:blue"), ("inference", "tab:orange")):
@@ -200,6 +218,10 @@ def changes_figure(table: pd.DataFrame):
         ax.errorbar(part["change"], part.index, xerr=[part["change"] - part["change_low"],
                                                       part["change_high"] - part["change"]],
                     fmt="o", color=colour, capsize=3, label=when)
+    points = [(change, row) for row, per_seed in rest["change_by_seed"].map(json.loads).items() if len(per_seed) > 1
+              for change in per_seed]
+    if points:
+        ax.scatter(*zip(*points), s=9, color="grey", zorder=3, label="one training seed")
     ax.axvline(0, color="black", linewidth=1)
     ax.set_yticks(range(len(rest)), rest["label"], fontsize=7)
     ax.set_xlabel("change in replica rate of memorized prompts from the baseline (95% CI)")
@@ -217,8 +239,9 @@ def tradeoff_figure(table: pd.DataFrame, scorer: str = "small CLIP"):
 
 
 def gallery_panels(cells: list[Cell]) -> dict[str, tuple]:
-    """Every baseline and training-time cell: generations, their nearest training images, the similarities."""
-    return {cell.label: (cell.generated.generations, cell.nearest, cell.generated.matches.scores)
+    """Every baseline and training-time cell: generations, their nearest training images, the similarities (training
+    seed after training seed)."""
+    return {cell.label: (cell.generations, cell.nearest, cell.scores)
             for cell in cells if cell.when != "inference"}
 
 
@@ -257,7 +280,7 @@ def headline_metrics(table: pd.DataFrame, scale: str) -> dict:
     optimised = tested[tested["mitigation"] == "embedding_optimisation"]
     out["embedding_optimisation_iterations_mean"] = optimised["descent_iterations_mean"].mean() if len(
         optimised) else None
-    out["seeds"] = 1
+    out["seeds"] = int(training_base.get("seeds", 1))  # the training-time twins'; the inference model is one model
     for when in ("training", "inference"):
         part = tested[tested["when"] == when].sort_values("change", kind="stable")
         if len(part):
@@ -282,7 +305,7 @@ def training_seconds(name: str) -> float | None:
 
 def timing(study: Study, cells: list[Cell], seconds: float) -> dict:
     """Sampling seconds per image for every cell, the study's total, training seconds of every twin."""
-    return {"seconds_per_image": {c.label: c.generated.seconds / len(c.generated.generations) for c in cells},
+    return {"seconds_per_image": {c.label: sum(g.seconds for g in c.generated) / len(c.scores) for c in cells},
             "seconds": seconds,
             "training_seconds": {name: training_seconds(name) for name in [study.section.baseline,
                                                                             *study.section.training] if name}}
@@ -310,8 +333,9 @@ def conclusion(metrics: dict) -> str:
     iterations = metrics["embedding_optimisation_iterations_mean"]
     twin = ("no training-time twin is trained at this scale, so no training-time mitigation is tested"
             if metrics["training_baseline_prompts"] is None else
-            f"the training-time twin's {metrics['training_baseline_prompts']} "
-            f"{labels(metrics['training_baseline_prompts_verified'])} prompts "
+            f"the fine-tuned twin's {metrics['training_baseline_prompts']} "
+            f"{labels(metrics['training_baseline_prompts_verified'])} prompts (over its {metrics['seeds']} "
+            f"training seeds) "
             f"{pct(metrics['training_baseline_replica_rate'])} "
             f"{interval(metrics['training_baseline_replica_rate_ci95'], pct)}")
     lines = [

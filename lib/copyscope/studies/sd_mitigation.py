@@ -38,6 +38,7 @@ class SDCell:
     searched: Searched
     unet_evals_per_image: float
     descent: FirstStepDescent | None = None
+    training_seeds: np.ndarray | None = None  # one pipeline
 
     @property
     def scores(self) -> np.ndarray:
