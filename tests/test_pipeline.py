@@ -96,8 +96,8 @@ def _flagged(root: Path) -> set[str]:
 @pytest.mark.parametrize("override, changed, rerun", [
     ("      shapes-2: {n_train: 16,", "      shapes-2: {n_train: 12,", {"train-replication", "replication"}),
     ("      detect: {n_train: 64,", "      detect: {n_train: 48,", {"train-detection", "detection", "mitigation"}),
-    ("    training: {steps: 12, batch_size: 8,", "    training: {steps: 12, batch_size: 4,",
-     {"train-mitigation", "mitigation"}),  # the others pin their own batch
+    ("training: &smoke_twin {steps: 12, batch_size: 8,", "training: &smoke_twin {steps: 12, batch_size: 4,",
+     {"train-mitigation", "mitigation"}),  # the twins' shared training
     ("      mit-rt: {n_train: 192,", "      mit-rt: {n_train: 96,", set()),  # a gpu override: not read at smoke
 ])
 def test_one_override_reruns_only_its_model_and_the_studies_that_read_it(reproduced, override, changed, rerun):
