@@ -71,10 +71,9 @@ def test_a_model_not_trained_at_a_scale_cannot_be_read_and_twins_need_their_base
     with pytest.raises(config.ConfigError, match="conditioning.models reads model 'cond-instance', which has seeds: 0"):
         config.resolve(raw, "default")
     raw = copy.deepcopy(RAW)
-    raw["mitigation"]["training"] = ["mit-mc"]
+    raw["mitigation"]["baseline"] = None
     with pytest.raises(config.ConfigError, match="need a baseline twin"):
         config.resolve(raw, "default")
-    assert config.resolve(RAW, "default").mitigation.baseline is None  # the default scale trains no twin
     raw["mitigation"]["baseline"] = "mit-base"
     raw["models"]["mit-base"]["seeds"], raw["models"]["mit-mc"]["seeds"] = 3, 2
     with pytest.raises(config.ConfigError, match="as many seeds as their baseline"):

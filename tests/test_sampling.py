@@ -50,3 +50,18 @@ def test_until_stops_early_and_prepare_can_replace_the_starting_noise(model):
     a = generate(model, ["a"], seed=0, steps=3, prepare=zero_noise, progress=False)
     b = model.to_images(denoise(model, torch.zeros_like(x), emb, empty, steps=3))
     assert np.array_equal(a, b)
+
+
+def test_empty_prompts_take_one_unet_pass_per_step_and_sample_the_unconditional_chain(model):
+    x = initial_noise(model, 3, seed=0)
+    empty = model.encode([""]).detach().expand(3, -1, -1)
+    rows = []
+    handle = model.unet.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
+    one_pass = denoise(model, x, empty, empty, steps=4, guidance=2.0)
+    handle.remove()
+    assert rows == [3] * 4
+    # the guided pair at guidance 0 follows ε(x, ∅) alone: the same chain, in two-row batches
+    pair = denoise(model, x, model.encode(["a red circle"] * 3).detach(), empty, steps=4, guidance=0.0)
+    assert torch.allclose(one_pass, pair, atol=1e-5)
+    images = generate(model, ["", "", ""], seed=0, steps=4, guidance=2.0, progress=False)
+    assert np.array_equal(images, model.to_images(one_pass))

@@ -61,13 +61,15 @@ def test_hooks_see_captions_embeddings_and_can_drop_samples(tmp_path, shapes):
         seen["embedding_shape"] = tuple(emb.shape)
         return emb
 
-    def keep(model, x_t, t, emb):
+    def keep(model, x_t, t, eps_cond):
+        seen["eps_shape"] = tuple(eps_cond.shape)
         return torch.arange(len(t)) % 2 == 0
 
     hooks = TrainingHooks(captions=captions, embeddings=embeddings, keep=keep)
     config = Training(steps=2, batch_size=4, lr=1e-3, warmup_steps=0, p_uncond=0.0)
     log = train(tiny_model(), TrainingSet(shapes, "instance"), config, tmp_path / "e.pt", hooks=hooks).log
     assert len(seen["captions"]) == 4 and seen["embedding_shape"] == (4, 16, 16)
+    assert seen["eps_shape"] == (4, 3, 16, 16)
     assert all(r["kept"] == 0.5 for r in log)
 
 
@@ -181,8 +183,9 @@ def test_a_fine_tune_starts_from_its_base_on_images_the_base_never_saw_and_follo
     train_stage.run(["detect"], params)
     base = load_trained("detect").record
     twin = params.models["mit-base"]
-    starting, origin = train_stage.starting_model(params, "mit-base", 1, torch.device("cpu"))
+    starting = train_stage.starting_model(params, "mit-base", 1, torch.device("cpu"))
     torch.testing.assert_close(_weights(starting), _weights(load_trained("detect").model))
+    origin = train_stage.base_seed(params, "mit-base", 1)
     assert origin == {"model": "detect", "seed": 0, "fingerprint": base["fingerprint"]}  # seed 1 of 1 base seed
     train_stage.run(["mit-base"], params)
     records = [json.loads((paths.model_dir("mit-base", k) / RECORD).read_text()) for k in range(twin.seeds)]

@@ -43,11 +43,16 @@ def denoise(
     """Run the DDIM chain from x_T with text embeddings `cond` (and `uncond` for guidance) to x_0.
 
     With `until`, stop after that many steps and return the partly denoised x (detectors need only the first few).
+    When `cond` equals `uncond` (an unconditional model's empty prompts), one UNet pass per step gives both.
     """
     scheduler = model.sampling_scheduler()
     scheduler.set_timesteps(steps, device=x.device)
+    unconditional = torch.equal(cond, uncond)
     for i, t in enumerate(scheduler.timesteps[:until]):
-        eps_u, eps_c = model.eps(torch.cat([x, x]), t, torch.cat([uncond, cond])).chunk(2)
+        if unconditional:
+            eps_u = eps_c = model.eps(x, t, cond)
+        else:
+            eps_u, eps_c = model.eps(torch.cat([x, x]), t, torch.cat([uncond, cond])).chunk(2)
         if on_step is not None:
             on_step(i, int(t), x, eps_u, eps_c)
         scale = guidance(i, int(t), eps_u, eps_c) if callable(guidance) else guidance
@@ -81,7 +86,8 @@ def generate(
     batches = range(0, len(prompts), batch_size)
     for start in tqdm(batches, desc="generate", disable=not progress, mininterval=5):
         batch = prompts[start:start + batch_size]
-        cond, uncond, x = model.encode(batch), uncond_one.expand(len(batch), -1, -1), noise[start:start + len(batch)]
+        uncond, x = uncond_one.expand(len(batch), -1, -1), noise[start:start + len(batch)]
+        cond = uncond if all(p == negative_prompt for p in batch) else model.encode(batch)
         if prepare is not None:
             with torch.enable_grad():
                 cond, uncond, x = prepare(model, batch, cond, uncond, x)

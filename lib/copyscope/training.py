@@ -28,6 +28,7 @@ class TrainingHooks:
 
     captions: Callable[[list[str], np.random.Generator], list[str]] | None = None
     embeddings: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+    # keep(model, x_t, t, eps_cond): eps_cond is the training prediction as ε, detached
     keep: Callable[[TextToImage, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
 
@@ -105,7 +106,7 @@ def train(
         per_sample = F.mse_loss(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))
         keep = torch.ones_like(per_sample, dtype=torch.bool)
         if hooks.keep is not None:
-            keep = hooks.keep(model, x_t, t, embeddings.detach())
+            keep = hooks.keep(model, x_t, t, model.as_eps(pred.detach(), x_t, t))
         loss = (per_sample * keep).sum() / keep.sum().clamp(min=1)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

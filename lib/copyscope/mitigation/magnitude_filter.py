@@ -2,9 +2,8 @@
 
 For each sample, the conditional-noise magnitude ‖ε(x_t, e_p) − ε(x_t, e_∅)‖₂ at its own training timestep, with
 no gradient; samples at or above the threshold are dropped (the official code keeps `magnitude < threshold`,
-2 in its command). The hook does not see the training prediction, so it evaluates ε_c and ε_∅ in one batched UNet
-call (twice the batch) rather than one pass on the empty prompt. Dropped-caption rows have (nearly) zero magnitude
-and stay.
+2 in its command). ε_c is the training step's own prediction, so the hook adds one UNet pass, on the empty prompt.
+Dropped-caption rows have (nearly) zero magnitude and stay.
 
 Absolute magnitudes depend on the model and resolution, so the threshold may instead be a multiple of the median
 magnitude over the current batch and the `history` samples before it. That running window lives in this object:
@@ -16,7 +15,7 @@ from collections import deque
 
 import torch
 
-from copyscope.conditional_noise import magnitude_at
+from copyscope.conditional_noise import magnitude
 from copyscope.models.text_to_image import TextToImage
 
 
@@ -30,10 +29,10 @@ class MagnitudeFilter:
         self.recent: deque[float] = deque(maxlen=history)
 
     @torch.no_grad()
-    def __call__(self, model: TextToImage, x_t: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor
+    def __call__(self, model: TextToImage, x_t: torch.Tensor, t: torch.Tensor, eps_cond: torch.Tensor
                  ) -> torch.Tensor:
         empty = model.encode([""]).expand(len(x_t), -1, -1)
-        magnitudes = magnitude_at(model, x_t, t, embeddings.to(empty.dtype), empty).float()
+        magnitudes = magnitude(model.eps(x_t, t, empty), eps_cond).float()
         return magnitudes < self.limit(magnitudes)
 
     def limit(self, magnitudes: torch.Tensor) -> float | torch.Tensor:

@@ -75,7 +75,10 @@ class TextToImage:
         """The noise prediction ε(x_t, t, e), converted from v when the UNet predicts velocity."""
         if not torch.is_tensor(t) or t.ndim == 0:
             t = torch.full((x.shape[0],), int(t), device=x.device, dtype=torch.long)
-        out = self.unet(x, t, encoder_hidden_states=embeddings).sample
+        return self.as_eps(self.unet(x, t, encoder_hidden_states=embeddings).sample, x, t)
+
+    def as_eps(self, out: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The UNet's output at (x_t, t) as a noise prediction: itself for ε-prediction, converted from v."""
         if self.prediction_type == "epsilon":
             return out
         alpha_bar = self._alphas_cumprod(x.device)[t].view(-1, 1, 1, 1).to(out.dtype)

@@ -86,7 +86,7 @@ def _require_bases(names: list[str], params: Params) -> None:
 
 # A worker process spends about 10 s importing torch and diffusers (measured on 2 cores), some 20 steps of a
 # default-scale model: shorter trainings run one after another in this process.
-MIN_STEPS_PER_WORKER = 100
+MIN_STEPS_PER_WORKER = 50
 
 
 def parallel_workers(n_jobs: int, device: torch.device) -> int:
@@ -137,12 +137,13 @@ def training_steps(spec, data: TrainingSet) -> int:
 def _train_seed(name: str, params: Params, data: TrainingSet, k: int, device) -> None:
     spec, seed = params.models[name], params.seed + k
     config = spec.training.model_copy(update={"steps": training_steps(spec, data)})
-    model, base = starting_model(params, name, k, device)
+    base = base_seed(params, name, k)
     fingerprint = _fingerprint(spec.model_dump(), config.model_dump(), params.architecture.model_dump(), seed,
                                device.type, data.data.images, library_digest(), base)
     folder = paths.model_dir(name, k)
     if (folder / RECORD).is_file() and json.loads((folder / RECORD).read_text()).get("fingerprint") == fingerprint:
         return
+    model = starting_model(params, name, k, device)
     hooks = training_hooks(spec.mitigation.name, **spec.mitigation.params)
     checkpoint = paths.repo_root() / "data" / "checkpoints" / f"{name}-seed-{k}.pt"
     result = train(model, data, config, checkpoint, seed, fingerprint, hooks)
@@ -166,15 +167,23 @@ def _train_seed(name: str, params: Params, data: TrainingSet, k: int, device) ->
     checkpoint.unlink(missing_ok=True)
 
 
-def starting_model(params: Params, name: str, k: int, device: torch.device) -> tuple[TextToImage, dict | None]:
-    """What seed k of model `name` trains from: its untrained model, or (fine-tuning) seed k mod n of its base's n
-    trained seeds, with {model, seed, fingerprint} of that base."""
+def base_seed(params: Params, name: str, k: int) -> dict | None:
+    """{model, seed, fingerprint} of the trained seed that seed k of a fine-tune starts from (seed k mod n of its
+    base's n seeds), read from its record alone; None for a model trained from scratch."""
     spec = params.models[name]
     if spec.finetune is None:
-        return untrained_model(params, name, k).to(device), None
-    base_seed = k % params.models[spec.finetune].seeds
-    trained = load_trained(spec.finetune, device, base_seed)
-    return trained.model, {"model": spec.finetune, "seed": base_seed, "fingerprint": trained.record["fingerprint"]}
+        return None
+    seed = k % params.models[spec.finetune].seeds
+    record = json.loads((paths.model_dir(spec.finetune, seed) / RECORD).read_text())
+    return {"model": spec.finetune, "seed": seed, "fingerprint": record["fingerprint"]}
+
+
+def starting_model(params: Params, name: str, k: int, device: torch.device) -> TextToImage:
+    """What seed k of model `name` trains from: its untrained model, or the trained weights of its `base_seed`."""
+    base = base_seed(params, name, k)
+    if base is None:
+        return untrained_model(params, name, k).to(device)
+    return load_trained(base["model"], device, base["seed"]).model
 
 
 def untrained_model(params: Params, name: str, k: int = 0):
