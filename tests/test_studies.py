@@ -302,6 +302,7 @@ def test_mitigation_headline_metrics_and_conclusion():
     # the largest point fall of each kind, judged by its interval (a: [-0.4, -0.1]; d before e on the fall)
     assert metrics["verdict_training_time"] == "holds" and metrics["training_time_difference_ci95"] == [-0.4, -0.1]
     assert metrics["verdict_inference_time"] == "holds" and metrics["summary"] == "2 of 2 findings hold"
+    assert metrics["inference_time_seeds"] == 1 and "training_time_seeds" not in metrics  # the verdict table's seeds
     assert metrics["baseline_memorized_replica_rate"] == 0.8 and metrics["training_baseline_replica_rate"] == 0.5
     assert metrics["baseline_memorized_replica_rate_ci95"] == [pytest.approx(0.7), pytest.approx(0.9)]
     assert metrics["mitigations_credited"] == 3 and metrics["mitigations_tested"] == 5

@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--scale", default="default")
     parser.add_argument("--model", default="cond-instance")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the model trained in the seeds comparison")
-    parser.add_argument("--steps", type=int, default=120,
-                        help="training steps per seed (the train stage uses workers from 100 steps on)")
+    parser.add_argument("--steps", type=int, default=120, help="training steps per seed (the train stage uses "
+                        f"workers from {MIN_STEPS_PER_WORKER} steps on)")
     parser.add_argument("--step-steps", type=int, default=15, help="timed steps in the one-step comparison")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the one-step comparison")

@@ -285,8 +285,10 @@ def headline_metrics(table: pd.DataFrame, scale: str) -> dict:
         part = tested[tested["when"] == when].sort_values("change", kind="stable")
         if len(part):
             top = part.iloc[0]
+            seeds = int(top["seeds"])  # the inference-time cells sample the one detection model
             record(out, f"{when}_time", Estimate(top["change"], top["change_low"], top["change_high"],
-                                                 int(top["prompts"])), direction=-1)
+                                                 int(top["prompts"])), direction=-1,
+                   seeds=None if seeds == out["seeds"] else seeds)
     out["summary"] = summary(out)
     return headline(out)
 
