@@ -59,6 +59,24 @@ def test_frechet_distance_is_zero_for_the_same_set_and_grows_with_a_shift():
     assert near == pytest.approx(4 * 0.25, rel=1e-3) and far > near
 
 
+def _frechet_in_feature_space(a, b):
+    """FID's formula with Tr sqrtm(Σa Σb) as Tr sqrt(Σa^½ Σb Σa^½), all d × d: the reference."""
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    values, vectors = np.linalg.eigh(cov_a)
+    half = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
+    trace_root = np.sqrt(np.linalg.eigvalsh(half @ cov_b @ half).clip(min=0)).sum()
+    return ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(cov_a + cov_b) - 2 * trace_root
+
+
+@pytest.mark.parametrize("sizes", [(300, 200), (12, 9), (12, 300)])  # more, fewer and mixed embeddings than dims
+def test_frechet_distance_equals_the_feature_space_formula_for_any_set_size(sizes):
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(sizes[0], 32)) @ rng.normal(size=(32, 32))
+    b = rng.normal(size=(sizes[1], 32)) + 0.3
+    assert frechet_distance(a, b) == pytest.approx(_frechet_in_feature_space(a, b), rel=1e-8)
+    assert frechet_distance(b, a) == pytest.approx(frechet_distance(a, b), rel=1e-8)
+
+
 def test_pixel_tokens_are_the_centred_pixels_one_per_pixel(shapes):
     extractor = PixelExtractor(8)
     tokens = extractor.tokens(shapes.images[:5])

@@ -21,6 +21,15 @@ def test_save_load_round_trip_predicts_the_same(tmp_path, model):
     assert again.tokenizer.model_max_length == model.tokenizer.model_max_length
 
 
+def test_models_saved_with_the_same_tokenizer_share_one_loaded_copy(tmp_path, model):
+    other = build_pixel_model(16, [8, 16], attention_head_dim=4, text_width=16, text_layers=1, text_heads=2, max_length=17)
+    for name, saved in (("a", model), ("b", model), ("c", other)):
+        saved.save(tmp_path / name)
+    a, b, c = (TextToImage.load(tmp_path / name).tokenizer for name in "abc")
+    assert a is b
+    assert c is not a and c.model_max_length == a.model_max_length + 1
+
+
 def test_loading_a_folder_that_is_not_a_model_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a saved copyscope model"):
         TextToImage.load(tmp_path)

@@ -183,10 +183,10 @@ def test_a_fine_tune_starts_from_its_base_on_images_the_base_never_saw_and_follo
     train_stage.run(["detect"], params)
     base = load_trained("detect").record
     twin = params.models["mit-base"]
-    starting = train_stage.starting_model(params, "mit-base", 1, torch.device("cpu"))
-    torch.testing.assert_close(_weights(starting), _weights(load_trained("detect").model))
     origin = train_stage.base_seed(params, "mit-base", 1)
     assert origin == {"model": "detect", "seed": 0, "fingerprint": base["fingerprint"]}  # seed 1 of 1 base seed
+    starting = train_stage.starting_model(params, "mit-base", 1, origin, torch.device("cpu"))
+    torch.testing.assert_close(_weights(starting), _weights(load_trained("detect").model))
     train_stage.run(["mit-base"], params)
     records = [json.loads((paths.model_dir("mit-base", k) / RECORD).read_text()) for k in range(twin.seeds)]
     assert len(records[0]["ids"]) == twin.n_train and not set(records[0]["ids"]) & set(base["ids"])

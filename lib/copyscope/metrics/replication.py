@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
 
 from copyscope.search import top_k
 
@@ -61,13 +60,24 @@ def summarize(scores: np.ndarray, threshold: float) -> dict:
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two embedding sets (FID's formula, in any extractor space)."""
+    """Fréchet distance between Gaussians fitted to two embedding sets (FID's formula, in any extractor space).
+
+    The trace of sqrtm(Σa Σb) is the nuclear norm of Ra Rbᵀ for any factors with Σ = Rᵀ R: the centred embeddings
+    (n × d) when a set has fewer embeddings than dimensions, else the symmetric root of Σ (d × d). That is exact for
+    the rank-deficient covariances of small sets, where scipy's `sqrtm` of the product is slow and inexact."""
     if min(len(a), len(b)) < 2:
         raise ValueError("the Fréchet distance needs at least two embeddings per set")
-    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    if not np.isfinite(root).all():
-        eye = np.eye(len(cov_a)) * 1e-6
-        root = linalg.sqrtm((cov_a + eye) @ (cov_b + eye))
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root.real))
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    root_a, root_b = _covariance_factor(a), _covariance_factor(b)
+    trace_root = np.linalg.svd(root_a @ root_b.T, compute_uv=False).sum()
+    variance = (root_a ** 2).sum() + (root_b ** 2).sum()  # trace of Σa + Σb
+    return float(((a.mean(axis=0) - b.mean(axis=0)) ** 2).sum() + variance - 2 * trace_root)
+
+
+def _covariance_factor(x: np.ndarray) -> np.ndarray:
+    """R with Rᵀ R = cov(x) (rows as samples), whichever of its two shapes is smaller."""
+    centred = (x - x.mean(axis=0)) / np.sqrt(len(x) - 1)
+    if len(x) <= x.shape[1]:
+        return centred
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    return (vectors * np.sqrt(values.clip(min=0))) @ vectors.T

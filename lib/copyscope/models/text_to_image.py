@@ -15,7 +15,7 @@ from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DConditi
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from copyscope.atomic import atomic_directory
-from copyscope.models.tokenizer import build_clip_tokenizer
+from copyscope.models.tokenizer import build_clip_tokenizer, load_tokenizer
 
 MANIFEST = "copyscope.json"
 
@@ -139,7 +139,7 @@ class TextToImage:
         model = cls(
             unet=UNet2DConditionModel.from_pretrained(path / "unet", low_cpu_mem_usage=False),
             text_encoder=CLIPTextModel.from_pretrained(path / "text_encoder"),
-            tokenizer=CLIPTokenizer.from_pretrained(path / "tokenizer"),
+            tokenizer=load_tokenizer(path / "tokenizer"),
             scheduler_config=dict(DDPMScheduler.load_config(path / "scheduler")),
             vae=AutoencoderKL.from_pretrained(path / "vae", low_cpu_mem_usage=False) if has_vae else None,
         )

@@ -6,6 +6,7 @@ tokenizer), which keeps prompts, random-token mitigations and token attributions
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -22,8 +23,10 @@ def _open_clip_tokenizer():
     return SimpleTokenizer()
 
 
+@functools.lru_cache(maxsize=4)
 def build_clip_tokenizer(max_length: int = 77) -> CLIPTokenizer:
-    """A CLIPTokenizer with OpenAI CLIP's 49408-token vocabulary, padding and truncating to `max_length`."""
+    """A CLIPTokenizer with OpenAI CLIP's 49408-token vocabulary, padding and truncating to `max_length`; built once
+    per length and shared between models, so never mutated."""
     source = _open_clip_tokenizer()
     vocab = {t: i for t, i in source.encoder.items() if t not in ("<start_of_text>", "<end_of_text>")}
     vocab.update({BOS: len(vocab), EOS: len(vocab) + 1})
@@ -33,6 +36,22 @@ def build_clip_tokenizer(max_length: int = 77) -> CLIPTokenizer:
         vocab_file.write_text(json.dumps(vocab))
         merges_file.write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
         return CLIPTokenizer(str(vocab_file), str(merges_file), model_max_length=max_length, pad_token=EOS)
+
+
+_LOADED: dict[str, CLIPTokenizer] = {}
+
+
+def load_tokenizer(folder: str | Path) -> CLIPTokenizer:
+    """`CLIPTokenizer.from_pretrained(folder)`, loaded once per distinct set of files: every copyscope model saves the
+    same tokenizer, and parsing it is most of a small model's load time (0.35 of 0.43 s, measured here). Shared
+    between models, so never mutated."""
+    digest = hashlib.sha256()
+    for file in sorted(Path(folder).iterdir()):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    key = digest.hexdigest()
+    if key not in _LOADED:
+        _LOADED[key] = CLIPTokenizer.from_pretrained(folder)
+    return _LOADED[key]
 
 
 @functools.lru_cache(maxsize=1)

@@ -143,7 +143,7 @@ def _train_seed(name: str, params: Params, data: TrainingSet, k: int, device) ->
     folder = paths.model_dir(name, k)
     if (folder / RECORD).is_file() and json.loads((folder / RECORD).read_text()).get("fingerprint") == fingerprint:
         return
-    model = starting_model(params, name, k, device)
+    model = starting_model(params, name, k, base, device)
     hooks = training_hooks(spec.mitigation.name, **spec.mitigation.params)
     checkpoint = paths.repo_root() / "data" / "checkpoints" / f"{name}-seed-{k}.pt"
     result = train(model, data, config, checkpoint, seed, fingerprint, hooks)
@@ -178,9 +178,9 @@ def base_seed(params: Params, name: str, k: int) -> dict | None:
     return {"model": spec.finetune, "seed": seed, "fingerprint": record["fingerprint"]}
 
 
-def starting_model(params: Params, name: str, k: int, device: torch.device) -> TextToImage:
-    """What seed k of model `name` trains from: its untrained model, or the trained weights of its `base_seed`."""
-    base = base_seed(params, name, k)
+def starting_model(params: Params, name: str, k: int, base: dict | None, device: torch.device) -> TextToImage:
+    """What seed k of model `name` trains from: its untrained model, or the trained weights of `base`, its
+    `base_seed`."""
     if base is None:
         return untrained_model(params, name, k).to(device)
     return load_trained(base["model"], device, base["seed"]).model
