@@ -22,7 +22,8 @@ def test_save_load_round_trip_predicts_the_same(tmp_path, model):
 
 
 def test_models_saved_with_the_same_tokenizer_share_one_loaded_copy(tmp_path, model):
-    other = build_pixel_model(16, [8, 16], attention_head_dim=4, text_width=16, text_layers=1, text_heads=2, max_length=17)
+    other = build_pixel_model(16, [8, 16], attention_head_dim=4, text_width=16, text_layers=1, text_heads=2,
+                              max_length=17)
     for name, saved in (("a", model), ("b", model), ("c", other)):
         saved.save(tmp_path / name)
     a, b, c = (TextToImage.load(tmp_path / name).tokenizer for name in "abc")
