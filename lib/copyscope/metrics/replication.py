@@ -63,8 +63,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to two embedding sets (FID's formula, in any extractor space).
 
     The trace of sqrtm(Σa Σb) is the nuclear norm of Ra Rbᵀ for any factors with Σ = Rᵀ R: the centred embeddings
-    (n × d) when a set has fewer embeddings than dimensions, else the symmetric root of Σ (d × d). That is exact for
-    the rank-deficient covariances of small sets, where scipy's `sqrtm` of the product is slow and inexact."""
+    (n × d) when a set has fewer embeddings than dimensions, else the symmetric root of Σ (d × d): an identity, not an
+    approximation, and far cheaper than scipy's `sqrtm` of the product."""
     if min(len(a), len(b)) < 2:
         raise ValueError("the Fréchet distance needs at least two embeddings per set")
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
