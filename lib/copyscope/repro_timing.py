@@ -38,7 +38,7 @@ def copy_checkout(src: Path, dst: Path, scale: str) -> Path:
 
 
 def stage_group(stage: str) -> str:
-    """`prepare@shapes` -> `prepare`; `train-replication` -> `train`; `replication` -> `replication`."""
+    """`prepare@shapes` -> `prepare`; `train-mitigation` -> `train`; `replication` -> `replication`."""
     return stage.split("@")[0].split("-")[0]
 
 

@@ -90,13 +90,13 @@ MIN_STEPS_PER_WORKER = 50
 
 
 def parallel_workers(n_jobs: int, device: torch.device) -> int:
-    """How many trainings run at once: on the CPU all of them, up to one and a half per core, one thread each;
-    elsewhere one. Small models use one core better than two (measured on 2 cores: two one-thread trainings side by
-    side do 1.2-1.4x the work of one two-thread training; three seeds of 60 steps in three one-thread workers took
-    82.5 s against 91.4 s in two)."""
+    """How many trainings run at once: on the CPU one per core, one thread each; elsewhere one. Small models use one
+    core better than two (measured on 2 cores, cond-instance at the default scale: two one-thread trainings side by
+    side make 4.05 steps/s, one two-thread training 2.42); a third worker adds nothing (4.04 steps/s) and slows a
+    long training to two thirds of a core, so the detection model (3000 steps) would finish last."""
     if device.type != "cpu":
         return 1
-    return max(1, min(n_jobs, (3 * torch.get_num_threads()) // 2))
+    return max(1, min(n_jobs, torch.get_num_threads()))
 
 
 def train_jobs(params: Params, sets: dict[str, TrainingSet], jobs: list[tuple[str, int]]) -> None:
