@@ -12,6 +12,7 @@ import yaml
 from copyscope import config
 from copyscope.config import STUDIES
 from copyscope.paths import repo_root
+from copyscope.repro_timing import stage_group
 
 ROOT = repo_root()
 LIB = ROOT / "lib"
@@ -122,16 +123,11 @@ def test_every_stage_reads_its_params_from_its_own_entry_of_the_stage_params():
         if name == "params":
             assert "params" not in body and "params.yaml" in body["deps"]
             continue
-        if is_train_stage(name):  # a train stage reads the entry of each model it trains
+        if stage_group(name) == "train":  # a train stage reads the entry of each model it trains
             entries = [f"train.{model}" for model in trained_models(body)]
         else:
             entries = [f"{name}.${{key}}" if "do" in stage else name]
         assert body["params"] == [{"data/stage_params.yaml": entries}], name
-
-
-def is_train_stage(name: str) -> bool:
-    """`train` (the models trained from scratch) and `train-<group>` (e.g. the fine-tunes)."""
-    return name.split("-")[0] == "train"
 
 
 def trained_models(stage: dict) -> list[str]:
@@ -144,7 +140,7 @@ def trained_models(stage: dict) -> list[str]:
 
 
 def test_every_model_trains_in_exactly_one_stage_after_its_dataset_and_the_model_it_fine_tunes():
-    stages = {name: trained_models(stage) for name, stage in DVC.items() if is_train_stage(name)}
+    stages = {name: trained_models(stage) for name, stage in DVC.items() if stage_group(name) == "train"}
     trained = [model for models in stages.values() for model in models]
     assert sorted(trained) == sorted(config.load("default").models)
     for name, models in stages.items():
