@@ -118,7 +118,7 @@ def test_short_trainings_stay_in_process_and_long_ones_go_to_workers_longest_fir
             submitted.append((name, k))
             return type("Done", (), {"result": lambda self: None})()
 
-    monkeypatch.setattr(train_stage, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(train_stage, "worker_pool", Pool)
     params = type("P", (), {"models": {"a": None, "b": None, "c": None}})()
     train_stage.train_jobs(params, {"a": "a", "b": "b", "c": "c"}, [("a", 0), ("b", 0), ("c", 0), ("b", 1)])
     assert trained == [("a", 0)] and submitted == [("c", 0), ("b", 0), ("b", 1)]

@@ -4,9 +4,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ from copyscope import paths, validation
 from copyscope.artifacts.models import RECORD, load_trained
 from copyscope.atomic import atomic_directory
 from copyscope.config import Params
+from copyscope.cpu_workers import cores, worker_pool
 from copyscope.data.dataset import ImageCaptionSet
 from copyscope.data.training_set import TrainingSet
 from copyscope.devices import pick_device
@@ -96,7 +94,7 @@ def parallel_workers(n_jobs: int, device: torch.device) -> int:
     long training to two thirds of a core, so the detection model (3000 steps) would finish last."""
     if device.type != "cpu":
         return 1
-    return max(1, min(n_jobs, torch.get_num_threads()))
+    return max(1, min(n_jobs, cores()))
 
 
 def train_jobs(params: Params, sets: dict[str, TrainingSet], jobs: list[tuple[str, int]]) -> None:
@@ -112,21 +110,9 @@ def train_jobs(params: Params, sets: dict[str, TrainingSet], jobs: list[tuple[st
         _train_seed(name, params, sets[name], k, device)
     if workers == 1:
         return
-    # Fork after torch has started threads can hang: workers fork from a fresh server process that has imported
-    # this module (torch, diffusers) once and run nothing, so each worker skips their import.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    threads = max(1, torch.get_num_threads() // workers)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(threads, str(paths.repo_root()))) as pool:
+    with worker_pool(workers) as pool:
         for future in [pool.submit(_train_seed, name, params, sets[name], k, device) for name, k in long]:
             future.result()
-
-
-def _start_worker(threads: int, root: str) -> None:
-    """A worker's threads, and this process's repository (the fork server may have started in another)."""
-    torch.set_num_threads(threads)
-    os.environ["COPYSCOPE_ROOT"] = root
 
 
 def training_steps(spec, data: TrainingSet) -> int:
