@@ -1,7 +1,7 @@
-"""Worker processes that split the cores, one per core: on few cores, small models' trainings and generations side by
-side make more steps per second than one process using every core (measured on 2 cores: two one-thread trainings
-4.05 steps/s against 2.42 for one two-thread training; two one-thread processes each generating 256 images of the
-detection model 26.0 and 26.5 s, one two-thread process 21.9 s for 256).
+"""Worker processes that split the cores: on few cores, small models' trainings and generations side by side, one
+thread each, make more steps per second than one process using every core (measured on 2 cores: two one-thread
+trainings 4.05 steps/s against 2.42 for one two-thread training; two one-thread processes each generating 256 images
+of the detection model 26.0 and 26.5 s, one two-thread process 21.9 s for 256).
 
 A script that starts workers must guard its entry point (`if __name__ == "__main__":`): each worker imports the
 script's module, as with every multiprocessing start method but fork."""
