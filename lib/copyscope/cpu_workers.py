@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
@@ -26,21 +27,25 @@ def cores() -> int:
     return torch.get_num_threads()
 
 
-def worker_pool(n: int) -> ProcessPoolExecutor:
+def worker_pool(n: int, ignore_interrupts: bool = False) -> ProcessPoolExecutor:
     """A pool of n workers that split this process's cores and know its repository (the fork server may have
-    started in another)."""
+    started in another); with `ignore_interrupts` they leave Ctrl-C to this process."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return ProcessPoolExecutor(n, mp_context=context, initializer=_start_worker,
-                               initargs=(max(1, cores() // n), str(paths.repo_root())))
+                               initargs=(max(1, cores() // n), str(paths.repo_root()), ignore_interrupts))
 
 
 @functools.cache
 def shared_pool(n: int) -> ProcessPoolExecutor:
-    """One pool of n workers for the life of this process (a notebook pays their start-up once)."""
-    return worker_pool(n)
+    """One pool of n workers for the life of this process (a notebook pays their start-up once). Its workers ignore
+    Ctrl-C: Jupyter interrupts the kernel's whole process group before shutting it down, and an interrupted caller
+    waits for a worker's current share of one generation run at most."""
+    return worker_pool(n, ignore_interrupts=True)
 
 
-def _start_worker(threads: int, root: str) -> None:
+def _start_worker(threads: int, root: str, ignore_interrupts: bool) -> None:
     torch.set_num_threads(threads)
     os.environ["COPYSCOPE_ROOT"] = root
+    if ignore_interrupts:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
