@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from copyscope.sampling import denoise, generate, generation_workers, initial_noise, worker_parts
+from copyscope.sampling import denoise, generate, initial_noise
 
 
 def test_generations_are_deterministic_and_independent_of_batch_size(model):
@@ -12,31 +12,6 @@ def test_generations_are_deterministic_and_independent_of_batch_size(model):
     assert a.shape == (4, 16, 16, 3) and a.dtype == np.uint8
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
-
-
-def test_worker_processes_make_the_images_one_process_makes_at_their_thread_count(model):
-    prompts = ["a red circle", "a blue square", "", "a red circle", "a green cross"]
-    assert generation_workers(2, model.device, len(prompts), batch_size=2) == 2
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # each of two workers on 2 cores has one thread
-    try:
-        alone = generate(model, prompts, seed=4, steps=3, guidance=2.0, batch_size=2, progress=False)
-    finally:
-        torch.set_num_threads(threads)
-    split = generate(model, prompts, seed=4, steps=3, guidance=2.0, batch_size=2, progress=False, workers=2)
-    assert np.array_equal(alone, split)
-
-
-def test_work_is_split_into_whole_batches_and_callbacks_keep_it_in_process(model):
-    assert worker_parts(5, 2, 2) == [(0, 4), (4, 5)]
-    assert worker_parts(4, 2, 3) == [(0, 2), (2, 4)]
-    assert generation_workers("auto", torch.device("cpu"), 1000, 64) == torch.get_num_threads()
-    assert generation_workers(4, torch.device("cpu"), 100, 64) == 2  # never more than the batches
-    assert generation_workers("auto", torch.device("cuda"), 1000, 64) == 1
-    seen = []
-    generate(model, ["a red circle"] * 4, seed=1, steps=2, guidance=2.0, batch_size=2, progress=False,
-             on_step=lambda i, *_: seen.append(i), workers=2)  # a closure: only this process can call it
-    assert seen == [0, 1, 0, 1]
 
 
 def test_callback_sees_every_step_and_guidance_can_be_scheduled(model):

@@ -11,7 +11,7 @@ from copyscope.artifacts.models import RECORD, load_trained
 from copyscope.errors import MissingOutput
 from copyscope.stages import prepare
 from copyscope.stages import train as train_stage
-from copyscope.stages.train import parallel_workers, schedule_length
+from copyscope.stages.train import parallel_workers
 from copyscope.training import TrainingHooks, encode_unique, train
 from tests.conftest import tiny_model
 
@@ -97,23 +97,18 @@ def _grads(module):
     return torch.cat([p.grad.flatten() for p in module.parameters() if p.grad is not None])
 
 
-def test_trainings_run_side_by_side_on_the_cpu_only_in_the_schedule_that_ends_soonest(monkeypatch):
+def test_trainings_run_side_by_side_on_the_cpu_only(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert parallel_workers([100], cpu) == 1 and parallel_workers([100] * 3, cuda) == 1
-    assert parallel_workers([100] * 3, cpu) == 3  # all at once (1.5 units) instead of two, then one alone (2)
-    assert parallel_workers([100] * 4, cpu) == 2  # two rounds at full speed
-    assert parallel_workers([3000, 100, 100], cpu) == 2  # a third worker would slow the long one
-    assert parallel_workers([100] * 40, cpu) == 2  # a tie goes to fewer workers
-    assert schedule_length([100] * 3, 2, cores=2) == 200 and schedule_length([100] * 3, 3, cores=2) == 150
-    assert schedule_length([3000, 100, 100], 3, cores=2) == 3050
+    assert parallel_workers(3, cpu) == 2 and parallel_workers(1, cpu) == 1
+    assert parallel_workers(3, cuda) == 1
 
 
 def test_short_trainings_stay_in_process_and_long_ones_go_to_workers_longest_first(monkeypatch):
     trained, submitted = [], []
     monkeypatch.setattr(train_stage, "_train_seed", lambda name, params, data, k, device: trained.append((name, k)))
     monkeypatch.setattr(train_stage, "training_steps", lambda spec, data: {"a": 20, "b": 150, "c": 400}[data])
-    monkeypatch.setattr(train_stage, "parallel_workers", lambda steps, device: 2)
+    monkeypatch.setattr(train_stage, "parallel_workers", lambda n_jobs, device: 2)
 
     class Pool:
         def __init__(self, *args, **kwargs): pass
@@ -123,7 +118,7 @@ def test_short_trainings_stay_in_process_and_long_ones_go_to_workers_longest_fir
             submitted.append((name, k))
             return type("Done", (), {"result": lambda self: None})()
 
-    monkeypatch.setattr(train_stage, "worker_pool", Pool)
+    monkeypatch.setattr(train_stage, "ProcessPoolExecutor", Pool)
     params = type("P", (), {"models": {"a": None, "b": None, "c": None}})()
     train_stage.train_jobs(params, {"a": "a", "b": "b", "c": "c"}, [("a", 0), ("b", 0), ("c", 0), ("b", 1)])
     assert trained == [("a", 0)] and submitted == [("c", 0), ("b", 0), ("b", 1)]
@@ -138,7 +133,7 @@ def test_a_models_seeds_train_in_worker_processes_and_differ(tmp_path, monkeypat
     params = config.load("smoke")
     monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path))  # the workers are told it
     monkeypatch.setattr(train_stage, "MIN_STEPS_PER_WORKER", 0)  # smoke's 12 steps would stay in process
-    monkeypatch.setattr(train_stage, "parallel_workers", lambda steps, device: 2)
+    monkeypatch.setattr(train_stage, "parallel_workers", lambda n_jobs, device: 2)
     prepare.run("shapes", params)
     train_in_workers(params, [0, 1])
     records = [json.loads((paths.model_dir("cond-instance", k) / RECORD).read_text()) for k in (0, 1)]
@@ -146,13 +141,13 @@ def test_a_models_seeds_train_in_worker_processes_and_differ(tmp_path, monkeypat
     models = [load_trained("cond-instance", seed=k).model for k in (0, 1)]
     assert not torch.allclose(_weights(models[0]), _weights(models[1]))
     monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path / "in-process"))  # the same seed, trained in this process
-    monkeypatch.setattr(train_stage, "parallel_workers", lambda steps, device: 1)
+    monkeypatch.setattr(train_stage, "parallel_workers", lambda n_jobs, device: 1)
     prepare.run("shapes", params)
     train_in_workers(params, [1])
     torch.testing.assert_close(_weights(load_trained("cond-instance", seed=1).model), _weights(models[1]),
                                rtol=1e-4, atol=1e-5)  # thread counts differ: float sums in another order
     monkeypatch.setenv("COPYSCOPE_ROOT", str(tmp_path / "again"))  # workers again, now in another repository
-    monkeypatch.setattr(train_stage, "parallel_workers", lambda steps, device: 2)
+    monkeypatch.setattr(train_stage, "parallel_workers", lambda n_jobs, device: 2)
     prepare.run("shapes", params)
     train_in_workers(params, [0])
     torch.testing.assert_close(_weights(load_trained("cond-instance", seed=0).model), _weights(models[0]))

@@ -166,7 +166,6 @@ class Sampling(Strict):
     steps: Annotated[int, Field(ge=1, le=1000)]
     guidance: Annotated[float, Field(ge=0)]
     batch_size: Annotated[int, Field(ge=1)] = 256
-    workers: Literal["auto"] | Annotated[int, Field(ge=1)] = 1  # processes per generation run (`sampling.generate`)
 
 
 class CopyBenchmarkSpec(Strict):

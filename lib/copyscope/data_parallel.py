@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from copyscope.atomic import save_npy, write_json
 from copyscope.embedding_set import CONFIG, EmbeddingSet, check_config, is_done, write_manifest
 from copyscope.errors import UserError
-from copyscope.sampling import generate_rows, initial_noise
+from copyscope.sampling import generate, initial_noise
 from copyscope.sharded_embedding import EmbeddingJob, embed_shard, parse_options
 from copyscope.shards import list_shards
 
@@ -89,6 +89,23 @@ def part_file(out: Path, start: int, end: int) -> Path:
     return out / PARTS / f"{start:09d}-{end:09d}.npy"
 
 
+def generate_part(model, prompts: list[str], noise: torch.Tensor, start: int, end: int, seed: int, steps: int,
+                  guidance: float, batch_size: int) -> np.ndarray:
+    """Generations start:end of the run, batch for batch what the single-process run computes for them."""
+    x_t = noise[start:end]
+    used = 0
+
+    def run_noise(_model, batch, cond, uncond, x):
+        """Replace each batch's x_T by the run's rows for it (generate calls this once per batch, in order)."""
+        nonlocal used
+        x = x_t[used:used + len(batch)].to(x.device, x.dtype)
+        used += len(batch)
+        return cond, uncond, x
+
+    return generate(model, prompts[start:end], seed, steps, guidance, batch_size, progress=False,
+                    prepare=run_noise)
+
+
 def generate_data_parallel(state, model_source: str | Path, prompts: list[str], out: str | Path, seed: int,
                            steps: int = 50, guidance: float = 7.5, batch_size: int = 16,
                            part_size: int | None = None) -> Path:
@@ -111,9 +128,8 @@ def generate_data_parallel(state, model_source: str | Path, prompts: list[str], 
         noise = initial_noise(SimpleNamespace(latent_shape=model.latent_shape, device=torch.device("cpu")),
                               len(prompts), seed)
         for a, b in tqdm(todo, desc=f"rank {state.process_index} generate", disable=not state.is_local_main_process):
-            images = generate_rows(model, prompts[a:b], noise[a:b].to(model.device), steps, guidance, batch_size,
-                                   progress=False)
-            save_npy(part_file(out, a, b), images)
+            save_npy(part_file(out, a, b), generate_part(model, prompts, noise, a, b, seed, steps, guidance,
+                                                         batch_size))
     print(f"rank {state.process_index}/{state.num_processes}: generated parts {todo} of {mine}", flush=True)
     state.wait_for_everyone()
     if state.is_main_process:

@@ -7,13 +7,11 @@ a number or a per-step function (guidance schedules are a mitigation).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from copyscope.cpu_workers import cores, shared_pool
 from copyscope.models.text_to_image import TextToImage
 
 # guidance(step index, timestep, eps_uncond, eps_cond) -> scale (a number or a per-sample tensor)
@@ -23,8 +21,6 @@ StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor, torch.Tensor], No
 # prepare(model, prompts, cond, uncond, x_T) -> (cond, uncond, x_T): an inference-time intervention on one batch
 Prepare = Callable[[TextToImage, list[str], torch.Tensor, torch.Tensor, torch.Tensor],
                    tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
-# worker processes for one generation run: a number, or "auto" (one per core on the CPU)
-Workers = int | Literal["auto"]
 
 
 def initial_noise(model: TextToImage, n: int, seed: int) -> torch.Tensor:
@@ -78,47 +74,13 @@ def generate(
     progress: bool = True,
     prepare: Prepare | None = None,
     on_step: StepCallback | None = None,
-    workers: Workers = 1,
 ) -> np.ndarray:
     """One image per prompt (repeat prompts for several), as uint8 (N, H, W, 3).
 
     `prepare` may change each batch's embeddings and starting noise before the chain runs (inference-time
-    mitigations); `guidance` may be a per-step function; `on_step` sees every step's noise predictions. `workers`
-    (see `generation_workers`) splits the batches between worker processes that split the cores, when no callback
-    (`prepare`, `on_step`, a guidance function) needs to run here: each image is the one a single process computes
-    at the workers' thread count.
+    mitigations); `guidance` may be a per-step function; `on_step` sees every step's noise predictions.
     """
     noise = initial_noise(model, len(prompts), seed)
-    callbacks = prepare is not None or on_step is not None or callable(guidance)
-    n = 1 if callbacks else generation_workers(workers, model.device, len(prompts), batch_size)
-    if n == 1:
-        return generate_rows(model, prompts, noise, steps, guidance, batch_size, negative_prompt, progress, prepare,
-                             on_step)
-    pool = shared_pool(n)
-    futures = [pool.submit(generate_rows, model, prompts[a:b], noise[a:b], steps, guidance, batch_size,
-                           negative_prompt, False) for a, b in worker_parts(len(prompts), batch_size, n)]
-    return np.concatenate([future.result() for future in futures])
-
-
-def generation_workers(workers: Workers, device: torch.device, n: int, batch_size: int) -> int:
-    """How many processes share n generations: "auto" is one per core on the CPU, never more than there are
-    batches; on a GPU one."""
-    if device.type != "cpu":
-        return 1
-    return max(1, min(cores() if workers == "auto" else workers, -(-n // batch_size)))
-
-
-def worker_parts(n: int, batch_size: int, workers: int) -> list[tuple[int, int]]:
-    """[start, end) of each worker's generations: runs of whole batches, as even as they come."""
-    batches = np.array_split(np.arange(-(-n // batch_size)), workers)
-    return [(int(b[0]) * batch_size, min(n, (int(b[-1]) + 1) * batch_size)) for b in batches if len(b)]
-
-
-@torch.no_grad()
-def generate_rows(model: TextToImage, prompts: list[str], noise: torch.Tensor, steps: int, guidance: Guidance,
-                  batch_size: int, negative_prompt: str = "", progress: bool = True, prepare: Prepare | None = None,
-                  on_step: StepCallback | None = None) -> np.ndarray:
-    """`generate` from the given starting noise, one row per prompt, in this process."""
     uncond_one = model.encode([negative_prompt])
     out = []
     batches = range(0, len(prompts), batch_size)

@@ -8,7 +8,7 @@ slow each other):
 
 - **a model's seeds** (what a train stage does): `--seeds` seeds trained for `--steps` steps each, from model build
   to trained weights. The plain way trains them one after another with every core; copyscope's train stage
-  (`copyscope.stages.train.train_jobs`) trains them side by side in worker processes (`parallel_workers`), and saves
+  (`copyscope.stages.train.train_jobs`) trains them side by side in worker processes, one per core, and saves
   each. The ratio printed is copyscope's throughput (seeds x steps per second) over the plain loop's.
 - **one training step**, in this process with every core, `--repeats` times interleaved (medians): the plain loop
   against `copyscope.training.train` (fused AdamW, each distinct caption encoded once, plus what the plain loop
@@ -116,8 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
             step_times["copyscope"].append(seconds_per_step(ours, args.warmup, args.step_steps))
         seeds_plain = timed(lambda: [plain(args.steps, k) for k in range(args.seeds)])
         seeds_ours = timed(lambda: train_jobs(params, {args.model: data}, [(args.model, k) for k in range(args.seeds)]))
-    long_enough = args.steps >= MIN_STEPS_PER_WORKER
-    workers = parallel_workers([args.steps] * args.seeds, torch.device("cpu")) if long_enough else 1
+    workers = parallel_workers(args.seeds, torch.device("cpu")) if args.steps >= MIN_STEPS_PER_WORKER else 1
     step_plain, step_ours = (float(np.median(step_times[name])) for name in ("plain", "copyscope"))
     result = {
         "scale": args.scale, "model": args.model, "batch_size": training.batch_size, "cores": torch.get_num_threads(),

@@ -4,6 +4,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +16,6 @@ from copyscope import paths, validation
 from copyscope.artifacts.models import RECORD, load_trained
 from copyscope.atomic import atomic_directory
 from copyscope.config import Params
-from copyscope.cpu_workers import cores, worker_pool
 from copyscope.data.dataset import ImageCaptionSet
 from copyscope.data.training_set import TrainingSet
 from copyscope.devices import pick_device
@@ -87,32 +89,14 @@ def _require_bases(names: list[str], params: Params) -> None:
 MIN_STEPS_PER_WORKER = 50
 
 
-def parallel_workers(steps: list[int], device: torch.device) -> int:
-    """How many of these trainings (their step counts) run at once: on the CPU, between one per core and one and a
-    half per core (one thread each when there are more workers than cores), the count whose schedule ends soonest
-    (`schedule_length`); elsewhere one. Measured on 2 cores (cond-instance at the default scale): two one-thread
-    trainings side by side make 4.05 steps/s, three 4.04, one two-thread training 2.42. So a third worker costs
-    nothing in throughput: it ends three equal seeds sooner (all at once instead of two, then one alone) and would
-    only slow a long training, such as the detection model's 3000 steps, that finishes last."""
-    if device.type != "cpu" or len(steps) < 2:
+def parallel_workers(n_jobs: int, device: torch.device) -> int:
+    """How many trainings run at once: on the CPU one per core, one thread each; elsewhere one. Small models use one
+    core better than two (measured on 2 cores, cond-instance at the default scale: two one-thread trainings side by
+    side make 4.05 steps/s, one two-thread training 2.42); a third worker adds nothing (4.04 steps/s) and slows a
+    long training to two thirds of a core, so the detection model (3000 steps) would finish last."""
+    if device.type != "cpu":
         return 1
-    n = cores()
-    fewest, most = min(len(steps), n), min(len(steps), -(-3 * n // 2))
-    return min(range(fewest, most + 1), key=lambda workers: schedule_length(steps, workers, n))
-
-
-def schedule_length(steps: list[int], workers: int, cores: int) -> float:
-    """When the last training ends, in one core's steps, when `workers` workers take the trainings longest first
-    and each of k running trainings makes min(1, cores / k) of a core's steps per unit of time."""
-    waiting, running, now = sorted(steps), [], 0.0
-    while waiting or running:
-        while waiting and len(running) < workers:
-            running.append(float(waiting.pop()))
-        rate = min(1.0, cores / len(running))
-        elapsed = min(running) / rate
-        now += elapsed
-        running = [left - elapsed * rate for left in running if left - elapsed * rate > 1e-9]
-    return now
+    return max(1, min(n_jobs, torch.get_num_threads()))
 
 
 def train_jobs(params: Params, sets: dict[str, TrainingSet], jobs: list[tuple[str, int]]) -> None:
@@ -123,14 +107,26 @@ def train_jobs(params: Params, sets: dict[str, TrainingSet], jobs: list[tuple[st
     steps = {name: training_steps(params.models[name], data) for name, data in sets.items()}
     short = [job for job in jobs if steps[job[0]] < MIN_STEPS_PER_WORKER]
     long = sorted((job for job in jobs if job not in short), key=lambda job: -steps[job[0]])
-    workers = parallel_workers([steps[name] for name, _ in long], device)
+    workers = parallel_workers(len(long), device)
     for name, k in short + (long if workers == 1 else []):
         _train_seed(name, params, sets[name], k, device)
     if workers == 1:
         return
-    with worker_pool(workers) as pool:
+    # Fork after torch has started threads can hang: workers fork from a fresh server process that has imported
+    # this module (torch, diffusers) once and run nothing, so each worker skips their import.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    threads = max(1, torch.get_num_threads() // workers)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(threads, str(paths.repo_root()))) as pool:
         for future in [pool.submit(_train_seed, name, params, sets[name], k, device) for name, k in long]:
             future.result()
+
+
+def _start_worker(threads: int, root: str) -> None:
+    """A worker's threads, and this process's repository (the fork server may have started in another)."""
+    torch.set_num_threads(threads)
+    os.environ["COPYSCOPE_ROOT"] = root
 
 
 def training_steps(spec, data: TrainingSet) -> int:

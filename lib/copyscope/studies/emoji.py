@@ -137,8 +137,7 @@ def measure(study: Study, extractors: dict, thresholds: dict[str, float]) -> Emo
         size = families.map(families.value_counts()).to_numpy()
         prompts, items = prompt_plan(trained, section.emoji_per_item)
         images = generate(trained.model, prompts, seed=params.seed, steps=study.sampling.steps,
-                          guidance=study.sampling.guidance, batch_size=study.sampling.batch_size, progress=False,
-                          workers=study.sampling.workers)
+                          guidance=study.sampling.guidance, batch_size=study.sampling.batch_size, progress=False)
         for name, extractor in extractors.items():
             result = Matcher(extractor).match(images, training_images)
             matched[name].append(result)

@@ -79,7 +79,7 @@ def generate_and_match(trained: TrainedModel, training_images: np.ndarray, promp
     start = time.perf_counter()
     images = generate(trained.model, prompts, seed=seed, steps=sampling.steps,
                       guidance=sampling.guidance if guidance is None else guidance, batch_size=sampling.batch_size,
-                      prepare=prepare, progress=False, workers=sampling.workers)
+                      prepare=prepare, progress=False)
     return matcher.match(images, training_images, time.perf_counter() - start)
 
 
