@@ -16,6 +16,7 @@ from copyscope.studies.evaluation import Evaluation, evaluate
 from copyscope.studies.prose import interval, num, pct
 from copyscope.studies.session import Study
 from copyscope.studies.verdicts import PREFIX, phrase, record, summary
+from copyscope.threaded import cell_map
 
 TITLE = "Conditioning and duplication (paper B)"
 KEY_FIGURE = "bars.png"
@@ -42,21 +43,26 @@ def correctness_table(correctness: dict) -> pd.DataFrame:
 def measure(study: Study, alignment: Callable | None = None
             ) -> tuple[pd.DataFrame, dict[str, list[Evaluation]]]:
     """Evaluate every training seed of every cell's model on its own training captions (`per_item` seeded
-    generations each): the cells table (one row per model and seed; the Fréchet distance in pretrained features
-    for the first seed only) and the evaluations by model name, per seed."""
-    params, rows, evaluations = study.params, [], {}
+    generations each; the seeds side by side, `cell_map`): the cells table (one row per model and seed; the Fréchet
+    distance in pretrained features for the first seed only) and the evaluations by model name, per seed."""
+    params = study.params
     pretrained_frechet = quality.PretrainedFrechet()
-    for name in study.section.models:
-        evaluations[name] = []
-        for k in range(params.models[name].seeds):
-            trained, training_images = load_with_training_images(name, k)
-            evaluation = evaluate(trained, training_images, study.matcher, study.threshold, study.section.per_item,
-                                  params.seed, study.sampling, alignment=alignment)
-            evaluations[name].append(evaluation)
-            frechet = pretrained_frechet(evaluation.generations, training_images) if k == 0 else None
-            rows.append({"model": name, "seed": k, **cell(params.models[name]), **evaluation.row(),
-                         quality.COLUMN: frechet})
-    return pd.DataFrame(rows), evaluations
+
+    def one(seed_of: tuple[str, int]) -> tuple[dict, Evaluation]:
+        name, k = seed_of
+        trained, training_images = load_with_training_images(name, k)
+        evaluation = evaluate(trained, training_images, study.matcher, study.threshold, study.section.per_item,
+                              params.seed, study.sampling, alignment=alignment)
+        frechet = pretrained_frechet(evaluation.generations, training_images) if k == 0 else None
+        return {"model": name, "seed": k, **cell(params.models[name]), **evaluation.row(),
+                quality.COLUMN: frechet}, evaluation
+
+    seeds = [(name, k) for name in study.section.models for k in range(params.models[name].seeds)]
+    done = cell_map(one, seeds, desc="conditioning cells")
+    evaluations = {name: [] for name in study.section.models}
+    for (name, _), (_, evaluation) in zip(seeds, done):
+        evaluations[name].append(evaluation)
+    return pd.DataFrame([row for row, _ in done]), evaluations
 
 
 def _first_seeds(table: pd.DataFrame) -> list[dict]:

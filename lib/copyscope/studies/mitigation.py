@@ -36,6 +36,7 @@ from copyscope.studies.prose import interval, num, pct, points
 from copyscope.studies.session import Study
 from copyscope.studies.verdicts import record, summary
 from copyscope.studies.verification import Candidate, duplicated_candidates, replica_hits, verify
+from copyscope.threaded import cell_map
 
 TITLE = "Mitigations (papers B, C and later work)"
 KEY_FIGURE = "changes.png"
@@ -119,14 +120,22 @@ def sample_cell(study: Study, cells: Cells, trained: TrainedModel, alignment: Ca
 
 def training_time(study: Study, alignment: Callable | None) -> tuple[bool, list[Cell]]:
     """The twin baseline and every mitigated twin, each training seed on the memorized prompts of that seed's
-    baseline; whether every seed's prompts were verified."""
+    baseline (the seeds and twins side by side, `cell_map`); whether every seed's prompts were verified."""
     section = study.section
     seeds = range(study.params.models[section.baseline].seeds)
-    memorized = [memorized_cells(study, section.baseline, k) for k in seeds]
+    memorized = cell_map(lambda k: memorized_cells(study, section.baseline, k), seeds, desc="verify twin seeds")
+    names = [section.baseline, *section.training]
+
+    def sample(twin: tuple[str, int]):
+        name, k = twin
+        cells = memorized[k]
+        model = cells.trained if name == section.baseline else load_with_training_images(name, k)[0]
+        return sample_cell(study, cells, model, alignment)
+
+    done = iter(cell_map(sample, [(name, k) for name in names for k in seeds], desc="twins"))
     out = []
-    for name in [section.baseline, *section.training]:
-        sampled = [sample_cell(study, cells, cells.trained if name == section.baseline else
-                               load_with_training_images(name, k)[0], alignment) for k, cells in zip(seeds, memorized)]
+    for name in names:
+        sampled = [next(done) for _ in seeds]
         counts = [len(replica) for replica, _, _ in sampled]
         score = None if alignment is None else float(np.average([s for _, _, s in sampled], weights=counts))
         spec = study.params.models[name].mitigation
@@ -140,16 +149,22 @@ def training_time(study: Study, alignment: Callable | None) -> tuple[bool, list[
 
 
 def inference_time(study: Study, alignment: Callable | None) -> tuple[bool, list[Cell]]:
-    """The detection model plainly sampled, then with every point of every inference-time sweep; whether its
-    prompts were verified."""
+    """The detection model plainly sampled, then with every point of every inference-time sweep (side by side,
+    those with a first-step descent first: they take longest); whether its prompts were verified."""
     section = study.section
     cells = memorized_cells(study, section.inference_model)
-    replica, generated, score = sample_cell(study, cells, cells.trained, alignment)
+    points = [(name, options, inference_mitigation(name, **options)) for name, options in section.inference_points()]
+
+    def descends(point) -> bool:
+        return point is not None and isinstance(point[2].prepare, FirstStepDescent)
+
+    sampled = cell_map(lambda point: sample_cell(study, cells, cells.trained, alignment,
+                                                 None if point is None else point[2]),
+                       [None, *points], desc="inference cells", cost=descends)
+    replica, generated, score = sampled[0]
     out = [Cell(f"{BASELINE} (inference)", BASELINE, "none", {}, section.inference_model, replica, [generated],
                 score, 2.0 * study.sampling.steps, cells.training_images)]
-    for name, options in section.inference_points():
-        mitigation = inference_mitigation(name, **options)
-        replica, generated, score = sample_cell(study, cells, cells.trained, alignment, mitigation)
+    for (name, options, mitigation), (replica, generated, score) in zip(points, sampled[1:]):
         descent = mitigation.prepare if isinstance(mitigation.prepare, FirstStepDescent) else None
         out.append(Cell(label(name, "inference", options), name, "inference", options, section.inference_model,
                         replica, [generated], score, 2.0 * study.sampling.steps + mitigation.extra_unet_evals_per_image,
