@@ -1,8 +1,9 @@
 """params.yaml: named scales over one set of study parameters, validated before any work starts.
 
-Every top-level section holds the `default` scale's values; `scales.<name>` overrides any of them (deep merge), and
-the top-level `scale` key picks the scale, so `dvc exp run -S scale=gpu` switches the whole study. Unknown keys,
-wrong types and out-of-range values fail at load time with the offending key path in the message.
+Every top-level section holds the whole study's values (the `full` scale); `scales.<name>` overrides any of them
+(deep merge; `default` leaves out what the 60-minute budget cannot hold), and the top-level `scale` key picks the
+scale, so `dvc exp run -S scale=gpu` switches the whole study. Unknown keys, wrong types and out-of-range values
+fail at load time with the offending key path in the message.
 """
 from __future__ import annotations
 

@@ -64,6 +64,7 @@ def grouped_bars(table: pd.DataFrame, group: str, metrics: dict[str, str], title
     sns.barplot(frame, x=group, y="value", hue="metric", ax=ax)
     sns.stripplot(frame, x=group, y="value", hue="metric", dodge=True, legend=False, palette="dark:k", size=3,
                   ax=ax)
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), fontsize=7, title_fontsize=7)  # beside, not over, bars
     ax.tick_params(axis="x", rotation=30)
     ax.set_xlabel("")
     if title:
