@@ -77,7 +77,7 @@ def timed_repro(root: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m copyscope.repro_timing", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scale", help="a scale named in params.yaml (smoke, default, gpu)")
+    parser.add_argument("scale", help="a scale named in params.yaml (smoke, default, full, gpu, sd)")
     parser.add_argument("--keep", type=Path, help="run in this (new or empty) folder and keep it")
     parser.add_argument("--json", type=Path, help="also write the timings here")
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """Paper B's conditioning study at the `sd` scale: not run. Its cells (caption kinds, duplication modes) each need a
 model trained on one variant of the data; on Stable Diffusion that means fine-tuning it per cell on a LAION subset
 (hours of GPU each), which the `sd` scale does not do. The notebook records that, so the pipeline's outputs exist
-and say why; the study itself runs at the embedded scales (smoke, default, gpu).
+and say why; the study itself runs at the embedded scales (smoke, default, full, gpu).
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from copyscope.report import headline
 from copyscope.studies.sd_session import SDStudy
 
 REASON = ("paper B's cells need one model trained per caption and duplication variant; the sd scale fine-tunes "
-          "nothing, so run this study at smoke, default or gpu")
+          "nothing, so run this study at smoke, default, full or gpu")
 
 
 def headline_metrics(study: SDStudy) -> dict:
